@@ -1,0 +1,84 @@
+"""MuLan configuration: an audio tower, a text tower and a shared projection space."""
+
+import math
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+AUDIO_TOWER_TYPES = ("audio-spectrogram-transformer", "resnet")
+
+
+@strict
+class MuLanConfig(PreTrainedConfig):
+    r"""
+    Configuration of a [`MuLanModel`]: two towers that share no weights, each followed by a linear projection
+    into a common L2-normalised space (Huang et al., "MuLan: A Joint Embedding of Music Audio and Natural Language",
+    ISMIR 2022).
+
+    Args:
+        audio_config (`PreTrainedConfig` or `dict`, *optional*):
+            Config of the audio tower. An `ASTConfig` (default) selects the Audio Spectrogram Transformer, a
+            `ResNetConfig` the paper's ResNet-50 over log-mel "images".
+        text_config (`PreTrainedConfig` or `dict`, *optional*):
+            Config of the BERT-family text tower (default: `BertConfig`, BERT-base-uncased size).
+        projection_dim (`int`, *optional*, defaults to 128):
+            Dimension of the shared embedding space.
+        logit_scale_init_value (`float`, *optional*, defaults to `log(1 / 0.1)`):
+            Initial value of the trainable log inverse temperature (the paper's temperature 0.1).
+        apply_spec_augment (`bool`, *optional*, defaults to `True`):
+            Mask time and mel bands of the log-mel input while training (never in eval mode).
+        mask_time_prob / mask_time_length / mask_time_min_masks:
+            Whisper-style time masking: about `mask_time_prob * frames / mask_time_length` spans of
+            `mask_time_length` frames, at least `mask_time_min_masks`.
+        mask_feature_prob / mask_feature_length / mask_feature_min_masks:
+            The same along the mel axis.
+        window_chunk_size (`int`, *optional*, defaults to 64):
+            At most this many 10 s windows go through the audio tower at once, which bounds activation memory
+            for hour-long clips.
+    """
+
+    model_type = "mulan"
+    sub_configs_defaults = {
+        "audio_config": SubConfigSpec(config_class=AutoConfig, model_type="audio-spectrogram-transformer"),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="bert"),
+    }
+
+    audio_config: PreTrainedConfig | dict | None = None
+    text_config: PreTrainedConfig | dict | None = None
+    projection_dim: int = 128
+    logit_scale_init_value: float = math.log(1 / 0.1)
+    apply_spec_augment: bool = True
+    mask_time_prob: float = 0.05
+    mask_time_length: int = 48
+    mask_time_min_masks: int = 2
+    mask_feature_prob: float = 0.05
+    mask_feature_length: int = 24
+    mask_feature_min_masks: int = 2
+    window_chunk_size: int = 64
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.audio_config.model_type not in AUDIO_TOWER_TYPES:
+            raise ValueError(
+                f"audio_config has model_type {self.audio_config.model_type!r}; MuLan's audio tower is one of "
+                f"{AUDIO_TOWER_TYPES} (an ASTConfig or a ResNetConfig)."
+            )
+        if self.audio_config.model_type == "resnet" and self.audio_config.num_channels != 1:
+            # The ResNet tower reads the log-mel spectrogram as a grayscale image.
+            self.audio_config.num_channels = 1
+        if self.projection_dim <= 0:
+            raise ValueError(f"projection_dim must be positive, got {self.projection_dim}.")
+        for name in ("mask_time_prob", "mask_feature_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}.")
+        if self.window_chunk_size <= 0:
+            raise ValueError(f"window_chunk_size must be positive, got {self.window_chunk_size}.")
+
+    @property
+    def audio_tower_type(self) -> str:
+        return "resnet" if self.audio_config.model_type == "resnet" else "ast"
+
+
+__all__ = ["MuLanConfig"]

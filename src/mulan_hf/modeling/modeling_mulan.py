@@ -1,0 +1,454 @@
+"""MuLan: a two-tower joint embedding of music audio and natural language (Huang et al., ISMIR 2022).
+
+The audio tower is transformers' Audio Spectrogram Transformer or a ResNet over the log-mel "image"; the text
+tower any BERT-family encoder. Each ends in a linear projection to a shared L2-normalised space, and a symmetric
+contrastive loss with a trainable temperature pulls matching (audio, text) pairs together.
+
+This file imports only from transformers, torch and its own folder, so `save_pretrained` can ship it as remote code.
+"""
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
+
+from .configuration_mulan import MuLanConfig
+
+logger = logging.get_logger(__name__)
+
+
+def contrastive_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy where row i's target is column i (the paired item)."""
+    return F.cross_entropy(logits, torch.arange(logits.shape[0], device=logits.device))
+
+
+def mulan_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
+    """The paper's symmetric Contrastive Multiview Coding (InfoNCE) loss over a batch of pairs."""
+    return (contrastive_loss(logits_per_text) + contrastive_loss(logits_per_text.t())) / 2.0
+
+
+def spec_augment_mask(
+    shape: tuple[int, int],
+    mask_prob: float,
+    mask_length: int,
+    min_masks: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """Boolean mask of shape `shape` (items, axis length): per item, about `mask_prob * length / mask_length`
+    spans (at least `min_masks`), each of a random width in [0, mask_length] as in AST's SpecAugment."""
+    num_items, length = shape
+    mask_length = min(mask_length, length)
+    num_spans = max(min_masks, round(mask_prob * length / max(mask_length, 1)))
+    if num_spans == 0 or mask_length == 0:
+        return torch.zeros(shape, dtype=torch.bool, device=device)
+    widths = torch.randint(0, mask_length + 1, (num_items, num_spans, 1), device=device)
+    starts = (torch.rand(num_items, num_spans, 1, device=device) * (length - widths + 1)).long()
+    positions = torch.arange(length, device=device)
+    return ((positions >= starts) & (positions < starts + widths)).any(dim=1)
+
+
+def average_window_embeddings(window_embeds: torch.Tensor, window_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the valid windows' embeddings (batch, windows, dim) → (batch, dim), normalised again."""
+    weights = window_mask.to(window_embeds.dtype).unsqueeze(-1)
+    summed = (window_embeds * weights).sum(dim=1)
+    return F.normalize(summed / weights.sum(dim=1).clamp(min=1.0), dim=-1)
+
+
+def _tower_kwargs(config) -> dict[str, Any]:
+    """BERT/RoBERTa-style towers get `add_pooling_layer=False`: MuLan reads the [CLS] state, and an unused
+    pooler would leave parameters without gradients (which DistributedDataParallel rejects)."""
+    model_class = AutoModel._model_mapping.get(type(config), None)
+    if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
+        return {"add_pooling_layer": False}
+    return {}
+
+
+def _remove_resnet_stem_stride(resnet: nn.Module) -> None:
+    """The paper removes the stride of 2 in the first convolution, keeping time resolution on log-mel input."""
+    resnet.embedder.embedder.convolution.stride = (1, 1)
+
+
+def resize_ast_position_embeddings(ast_model: nn.Module, max_length: int) -> None:
+    """Give an AST tower a different window length (frames) while keeping its learnt position embeddings:
+    the patch-grid embeddings are interpolated bilinearly over (frequency, time), as ViT/AST ports do."""
+    config = ast_model.config
+    embeddings = ast_model.embeddings
+    old_freq, old_time = embeddings.get_shape(config)
+    config.max_length = max_length
+    new_freq, new_time = embeddings.get_shape(config)
+    if new_time <= 0:
+        raise ValueError(f"max_length={max_length} frames is shorter than one AST patch ({config.patch_size}).")
+    old = embeddings.position_embeddings.data
+    special, grid = old[:, :2], old[:, 2:]
+    grid = grid.reshape(1, old_freq, old_time, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(new_freq, new_time), mode="bilinear", align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, new_freq * new_time, -1)
+    embeddings.position_embeddings = nn.Parameter(torch.cat([special, grid], dim=1))
+
+
+def _single_channel_resnet_stem(resnet: nn.Module) -> None:
+    """Fold an RGB ResNet's stem into one input channel (sum over channels) so ImageNet/AudioSet ResNets warm-start
+    a tower that reads the log-mel spectrogram as a grayscale image."""
+    conv = resnet.embedder.embedder.convolution
+    if conv.in_channels == 1:
+        return
+    folded = nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
+        if conv.bias is not None:
+            folded.bias.copy_(conv.bias)
+    resnet.embedder.embedder.convolution = folded
+    resnet.embedder.num_channels = 1
+    resnet.config.num_channels = 1
+
+
+@dataclass
+@auto_docstring
+class MuLanOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `return_loss` is `True`):
+        Symmetric contrastive loss of the audio–text pairs in the batch.
+    logits_per_audio (`torch.FloatTensor` of shape `(audio_batch_size, text_batch_size)`):
+        Scaled cosine similarities between each clip and each text.
+    logits_per_text (`torch.FloatTensor` of shape `(text_batch_size, audio_batch_size)`):
+        The transpose of `logits_per_audio`.
+    audio_embeds (`torch.FloatTensor` of shape `(audio_batch_size, projection_dim)`):
+        L2-normalised clip embeddings (window embeddings averaged over `window_mask`).
+    text_embeds (`torch.FloatTensor` of shape `(text_batch_size, projection_dim)`):
+        L2-normalised text embeddings.
+    audio_model_output (`BaseModelOutputWithPooling`):
+        The audio tower's output; `last_hidden_state` is `(batch, windows, tokens, hidden)`.
+    text_model_output (`BaseModelOutputWithPooling`):
+        The text tower's output.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits_per_audio: torch.FloatTensor | None = None
+    logits_per_text: torch.FloatTensor | None = None
+    audio_embeds: torch.FloatTensor | None = None
+    text_embeds: torch.FloatTensor | None = None
+    audio_model_output: BaseModelOutputWithPooling | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        return tuple(
+            self[k] if k not in ("audio_model_output", "text_model_output") else getattr(self, k).to_tuple()
+            for k in self.keys()
+        )
+
+
+@auto_docstring
+class MuLanPreTrainedModel(PreTrainedModel):
+    config: MuLanConfig
+    base_model_prefix = "mulan"
+    input_modalities = ("audio", "text")
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # Only MuLan's own parameters: the towers are PreTrainedModels and initialise themselves.
+        if isinstance(module, MuLanModel):
+            init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=module.in_features**-0.5)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+@auto_docstring
+class MuLanModel(MuLanPreTrainedModel):
+    def __init__(
+        self,
+        config: MuLanConfig,
+        audio_model: PreTrainedModel | None = None,
+        text_model: PreTrainedModel | None = None,
+    ):
+        r"""
+        audio_model (`PreTrainedModel`, *optional*):
+            A ready audio tower (e.g. a pretrained `ASTModel`); built from `config.audio_config` when omitted.
+        text_model (`PreTrainedModel`, *optional*):
+            A ready text tower (e.g. a pretrained `BertModel`); built from `config.text_config` when omitted.
+        """
+        super().__init__(config)
+        if audio_model is None:
+            audio_model = AutoModel.from_config(config.audio_config, **_tower_kwargs(config.audio_config))
+        if text_model is None:
+            text_model = AutoModel.from_config(config.text_config, **_tower_kwargs(config.text_config))
+        self.audio_model = audio_model
+        self.text_model = text_model
+        # One config object per tower, shared with the composite config so edits stay in sync.
+        self.audio_model.config = config.audio_config
+        self.text_model.config = config.text_config
+
+        self.is_resnet = config.audio_tower_type == "resnet"
+        if self.is_resnet:
+            _remove_resnet_stem_stride(self.audio_model)
+            audio_hidden_size = config.audio_config.hidden_sizes[-1]
+        else:
+            audio_hidden_size = config.audio_config.hidden_size
+
+        self.audio_projection = nn.Linear(audio_hidden_size, config.projection_dim)
+        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
+
+        self.post_init()
+
+    # ----------------------------------------------------------------------------------------------- audio tower
+
+    def _check_audio_inputs(
+        self, input_features: torch.Tensor, window_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(input_features, torch.Tensor):
+            raise TypeError(f"input_features must be a torch.Tensor, got {type(input_features).__name__}.")
+        if input_features.ndim == 3:  # (batch, frames, mel): one window per clip
+            input_features = input_features.unsqueeze(1)
+        if input_features.ndim != 4:
+            raise ValueError(
+                "input_features must have shape (batch, windows, frames, mel_bins) as MuLanFeatureExtractor returns; "
+                f"got {tuple(input_features.shape)}."
+            )
+        batch_size, num_windows, frames, mel_bins = input_features.shape
+        if not self.is_resnet:
+            expected = (self.config.audio_config.max_length, self.config.audio_config.num_mel_bins)
+            if (frames, mel_bins) != expected:
+                raise ValueError(
+                    f"input_features windows are {frames} frames x {mel_bins} mel bins, but the AST tower expects "
+                    f"exactly {expected[0]} x {expected[1]} (audio_config.max_length, audio_config.num_mel_bins). "
+                    "Use the MuLanFeatureExtractor saved with this model."
+                )
+        if window_mask is None:
+            window_mask = torch.ones(batch_size, num_windows, dtype=torch.long, device=input_features.device)
+        if window_mask.shape != (batch_size, num_windows):
+            raise ValueError(
+                f"window_mask has shape {tuple(window_mask.shape)} but input_features has {batch_size} clips of "
+                f"{num_windows} windows; they come from the same feature-extractor call."
+            )
+        if not bool(window_mask.bool().any(dim=1).all()):
+            raise ValueError("Every clip needs at least one valid window: a row of window_mask is all zeros.")
+        return input_features, window_mask
+
+    def _spec_augment(self, windows: torch.Tensor) -> torch.Tensor:
+        """SpecAugment on (windows, frames, mel) log-mels; training mode only."""
+        if not (self.training and self.config.apply_spec_augment):
+            return windows
+        num, frames, mel_bins = windows.shape
+        cfg = self.config
+        time_mask = spec_augment_mask((num, frames), cfg.mask_time_prob, cfg.mask_time_length,
+                                      cfg.mask_time_min_masks, windows.device)
+        mel_mask = spec_augment_mask((num, mel_bins), cfg.mask_feature_prob, cfg.mask_feature_length,
+                                     cfg.mask_feature_min_masks, windows.device)
+        keep = ~(time_mask.unsqueeze(-1) | mel_mask.unsqueeze(1))
+        return windows * keep.to(windows.dtype)
+
+    def _run_audio_tower(self, windows: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+        """(windows, frames, mel) → (pooled state per window, token states per window)."""
+        if self.is_resnet:
+            output = self.audio_model(pixel_values=windows.unsqueeze(1))
+            pooled = output.pooler_output.flatten(1)  # mean over time and mel
+            tokens = output.last_hidden_state.flatten(2).transpose(1, 2)
+        else:
+            output = self.audio_model(input_values=windows, **kwargs)
+            tokens = output.last_hidden_state
+            pooled = tokens[:, 0]  # the [CLS] position, as in the paper
+        return pooled, tokens
+
+    @can_return_tuple
+    @auto_docstring
+    def get_audio_features(
+        self,
+        input_features: torch.Tensor,
+        window_mask: torch.Tensor | None = None,
+        **kwargs,
+    ) -> tuple | BaseModelOutputWithPooling:
+        r"""
+        input_features (`torch.FloatTensor` of shape `(batch_size, windows, frames, mel_bins)`):
+            Log-mel windows from [`MuLanFeatureExtractor`]; a 3-D `(batch_size, frames, mel_bins)` tensor is taken as
+            one window per clip.
+        window_mask (`torch.LongTensor` of shape `(batch_size, windows)`, *optional*):
+            1 for real windows, 0 for padding windows of shorter clips. Defaults to all windows valid.
+
+        Returns:
+            `BaseModelOutputWithPooling` whose `pooler_output` is the L2-normalised `(batch_size, projection_dim)`
+            clip embedding (mean of the valid windows' embeddings, normalised again) and whose `last_hidden_state` is
+            `(batch_size, windows, tokens, hidden)` with zeros for padding windows.
+        """
+        input_features, window_mask = self._check_audio_inputs(input_features, window_mask)
+        batch_size, num_windows = window_mask.shape
+        valid = window_mask.reshape(-1).bool()
+        windows = input_features.reshape(batch_size * num_windows, *input_features.shape[2:])[valid]
+        windows = self._spec_augment(windows.to(self.audio_projection.weight.dtype))
+
+        # Without gradients, run long clips through the tower a chunk of windows at a time to bound memory.
+        chunk = windows.shape[0] if torch.is_grad_enabled() else self.config.window_chunk_size
+        pooled_chunks, token_chunks = zip(*(self._run_audio_tower(part, **kwargs) for part in windows.split(chunk)))
+        pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
+
+        window_embeds = F.normalize(self.audio_projection(pooled), dim=-1)
+        all_window_embeds = window_embeds.new_zeros(batch_size * num_windows, window_embeds.shape[-1])
+        all_window_embeds[valid] = window_embeds
+        all_tokens = tokens.new_zeros(batch_size * num_windows, *tokens.shape[1:])
+        all_tokens[valid] = tokens
+
+        clip_embeds = average_window_embeddings(all_window_embeds.view(batch_size, num_windows, -1), window_mask)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=all_tokens.view(batch_size, num_windows, *tokens.shape[1:]),
+            pooler_output=clip_embeds,
+        )
+
+    # ------------------------------------------------------------------------------------------------ text tower
+
+    @can_return_tuple
+    @auto_docstring
+    def get_text_features(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        **kwargs,
+    ) -> tuple | BaseModelOutputWithPooling:
+        r"""
+        Returns:
+            `BaseModelOutputWithPooling` whose `pooler_output` is the L2-normalised `(batch_size, projection_dim)`
+            projection of the [CLS] state.
+        """
+        if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
+            raise ValueError(
+                "input_ids must be a (batch_size, sequence_length) tensor of token ids from the tokenizer; got "
+                f"{type(input_ids).__name__}{tuple(getattr(input_ids, 'shape', ()))}."
+            )
+        for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+            if tensor is not None and tensor.shape != input_ids.shape:
+                raise ValueError(f"{name} has shape {tuple(tensor.shape)} but input_ids has {tuple(input_ids.shape)}.")
+        tower_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            tower_inputs["token_type_ids"] = token_type_ids
+        text_outputs = self.text_model(**tower_inputs, **kwargs)
+        cls_state = text_outputs.last_hidden_state[:, 0]
+        return BaseModelOutputWithPooling(
+            last_hidden_state=text_outputs.last_hidden_state,
+            pooler_output=F.normalize(self.text_projection(cls_state), dim=-1),
+            hidden_states=getattr(text_outputs, "hidden_states", None),
+            attentions=getattr(text_outputs, "attentions", None),
+        )
+
+    # --------------------------------------------------------------------------------------------------- forward
+
+    @can_return_tuple
+    @auto_docstring
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        window_mask: torch.Tensor | None = None,
+        return_loss: bool | None = None,
+        **kwargs,
+    ) -> tuple | MuLanOutput:
+        r"""
+        input_features (`torch.FloatTensor` of shape `(batch_size, windows, frames, mel_bins)`):
+            Log-mel windows from [`MuLanFeatureExtractor`].
+        window_mask (`torch.LongTensor` of shape `(batch_size, windows)`, *optional*):
+            1 for real windows, 0 for padding windows.
+        return_loss (`bool`, *optional*):
+            Return the symmetric contrastive loss; clip i and text i form the positive pairs.
+
+        Example:
+
+        ```python
+        >>> from mulan_hf import MuLanModel, MuLanProcessor
+        >>> model = MuLanModel.from_pretrained("path/to/mulan")
+        >>> processor = MuLanProcessor.from_pretrained("path/to/mulan")
+        >>> inputs = processor(text=["calm piano", "rock drums"], audio=clip, sampling_rate=16000, return_tensors="pt")
+        >>> probs = model(**inputs).logits_per_audio.softmax(dim=-1)
+        ```
+        """
+        if input_ids is None or input_features is None:
+            raise ValueError("MuLanModel.forward needs both input_ids (text) and input_features (audio).")
+        audio_outputs = self.get_audio_features(input_features=input_features, window_mask=window_mask)
+        text_outputs = self.get_text_features(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs
+        )
+        audio_embeds = audio_outputs.pooler_output
+        text_embeds = text_outputs.pooler_output
+
+        logits_per_text = torch.matmul(text_embeds, audio_embeds.t()) * self.logit_scale.exp()
+        logits_per_audio = logits_per_text.t()
+
+        loss = None
+        if return_loss:
+            if audio_embeds.shape[0] != text_embeds.shape[0]:
+                raise ValueError(
+                    f"The contrastive loss pairs clip i with text i, but the batch has {audio_embeds.shape[0]} clips "
+                    f"and {text_embeds.shape[0]} texts."
+                )
+            loss = mulan_loss(logits_per_text)
+
+        return MuLanOutput(
+            loss=loss,
+            logits_per_audio=logits_per_audio,
+            logits_per_text=logits_per_text,
+            audio_embeds=audio_embeds,
+            text_embeds=text_embeds,
+            audio_model_output=audio_outputs,
+            text_model_output=text_outputs,
+        )
+
+    # ------------------------------------------------------------------------------------------------ warm start
+
+    @classmethod
+    def from_audio_text_pretrained(
+        cls,
+        audio_model_name_or_path: str,
+        text_model_name_or_path: str,
+        window_frames: int | None = None,
+        **kwargs,
+    ) -> "MuLanModel":
+        r"""
+        Warm-start both towers from pretrained checkpoints (paper: an AudioSet AST and `bert-base-uncased`); the
+        projections and the temperature are new.
+
+        Args:
+            audio_model_name_or_path (`str`): Hub id or local directory of an AST (any `ASTModel` or
+                `ASTForAudioClassification` checkpoint) or a ResNet checkpoint.
+            text_model_name_or_path (`str`): Hub id or local directory of a BERT-family encoder.
+            window_frames (`int`, *optional*): Frames per window if different from the AST checkpoint's
+                `max_length`; its position embeddings are interpolated, not re-initialised.
+            kwargs: `audio_*` / `text_*` keyword arguments go to that tower's `from_pretrained` (e.g.
+                `text_revision`), the rest to [`MuLanConfig`] (e.g. `projection_dim`).
+        """
+        tower_kwargs: dict[str, dict[str, Any]] = {"audio": {}, "text": {}}
+        for key in [k for k in kwargs if k.startswith(("audio_", "text_"))]:
+            prefix, name = key.split("_", 1)
+            tower_kwargs[prefix][name] = kwargs.pop(key)
+
+        audio_config = AutoConfig.from_pretrained(audio_model_name_or_path, **tower_kwargs["audio"])
+        audio_model = AutoModel.from_pretrained(
+            audio_model_name_or_path, **_tower_kwargs(audio_config), **tower_kwargs["audio"]
+        )
+        if audio_model.config.model_type == "resnet":
+            _single_channel_resnet_stem(audio_model)
+        elif window_frames is not None and window_frames != audio_model.config.max_length:
+            resize_ast_position_embeddings(audio_model, window_frames)
+
+        text_config = AutoConfig.from_pretrained(text_model_name_or_path, **tower_kwargs["text"])
+        text_model = AutoModel.from_pretrained(
+            text_model_name_or_path, **_tower_kwargs(text_config), **tower_kwargs["text"]
+        )
+        config = MuLanConfig(audio_config=audio_model.config, text_config=text_model.config, **kwargs)
+        model = cls(config, audio_model=audio_model, text_model=text_model)
+        logger.info("MuLan warm-started; audio_projection, text_projection and logit_scale are newly initialised.")
+        return model
+
+
+__all__ = ["MuLanModel", "MuLanOutput", "MuLanPreTrainedModel", "mulan_loss"]

@@ -1,0 +1,297 @@
+"""Log-mel windows for MuLan: mono, 16 kHz, 25 ms Hann / 10 ms hop, ~10 s windows, one torch computation per batch.
+
+Imports only from transformers, torch, torchaudio, numpy and its own folder, so `save_pretrained` can ship it as
+remote code.
+"""
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torchaudio
+from transformers import BatchFeature
+from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
+from transformers.utils import TensorType, logging
+
+logger = logging.get_logger(__name__)
+
+WINDOW_MODES = ("all", "random", "first")
+
+
+class MuLanFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Turns raw audio into MuLan's log-mel windows.
+
+    Each clip is downmixed to mono, resampled to `sampling_rate` (torchaudio) if needed and cut into windows of
+    `window_frames` frames (default 1024 at a 10 ms hop ≈ 10.24 s, the length public AudioSet AST checkpoints expect).
+    The log-mel spectrogram uses a 25 ms Hann window, a 10 ms hop, `num_mel_bins` HTK mel bands from `f_min` to the
+    Nyquist frequency and the natural log of the power, then AST's normalisation `(x - mean) / (2 * std)`. The STFT
+    and mel projection of a whole batch run as one torch computation.
+
+    Memory: features take `4 * num_mel_bins` bytes per 10 ms, i.e. about 184 MB per hour of audio at 128 mel bins,
+    plus the batch's waveforms. Pass `max_windows` to cap long recordings (evenly spaced windows are kept).
+
+    Args:
+        num_mel_bins (`int`, defaults to 128): mel bands (AST uses 128).
+        sampling_rate (`int`, defaults to 16000): rate the model expects; other rates are resampled.
+        window_frames (`int`, defaults to 1024): frames per window (`window_seconds` = frames × hop).
+        hop_length (`int`, defaults to 160): 10 ms at 16 kHz.
+        win_length (`int`, defaults to 400): 25 ms at 16 kHz.
+        n_fft (`int`, defaults to 512): FFT size (the window is zero-padded to it, as Kaldi does).
+        f_min (`float`, defaults to 20.0): lowest mel band edge in Hz.
+        mel_mean, mel_std (`float`): normalisation statistics (AST's AudioSet values by default).
+        max_windows (`int`, *optional*): default cap on windows per clip for `windows="all"`.
+    """
+
+    model_input_names = ["input_features", "window_mask"]
+
+    def __init__(
+        self,
+        num_mel_bins: int = 128,
+        sampling_rate: int = 16000,
+        window_frames: int = 1024,
+        hop_length: int = 160,
+        win_length: int = 400,
+        n_fft: int = 512,
+        f_min: float = 20.0,
+        mel_mean: float = -4.2677393,
+        mel_std: float = 4.5689974,
+        max_windows: int | None = None,
+        padding_value: float = 0.0,
+        **kwargs,
+    ):
+        kwargs.pop("feature_size", None)  # saved in the JSON, always equal to num_mel_bins
+        kwargs.setdefault("return_attention_mask", False)
+        super().__init__(feature_size=num_mel_bins, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
+        if win_length > n_fft:
+            raise ValueError(f"win_length ({win_length}) cannot exceed n_fft ({n_fft}).")
+        if window_frames < 1 or hop_length < 1:
+            raise ValueError("window_frames and hop_length must be positive.")
+        self.num_mel_bins = num_mel_bins
+        self.window_frames = window_frames
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.n_fft = n_fft
+        self.f_min = f_min
+        self.mel_mean = mel_mean
+        self.mel_std = mel_std
+        self.max_windows = max_windows
+        # Kept as `window` and `mel_filters`: FeatureExtractionMixin.to_dict leaves these two out of the JSON.
+        self.window = torch.hann_window(win_length, periodic=False)
+        with warnings.catch_warnings():
+            # With 128 bands over 257 FFT bins the lowest band is empty (as in Kaldi's fbank that AST uses);
+            # it yields a constant feature, which is harmless.
+            warnings.filterwarnings("ignore", message="At least one mel filterbank has all zero values")
+            self.mel_filters = torchaudio.functional.melscale_fbanks(
+                n_freqs=n_fft // 2 + 1,
+                f_min=f_min,
+                f_max=sampling_rate / 2,
+                n_mels=num_mel_bins,
+                sample_rate=sampling_rate,
+                norm=None,
+                mel_scale="htk",
+            )
+
+    @property
+    def window_seconds(self) -> float:
+        """Length of one window in seconds (1024 frames × 10 ms = 10.24 s by default)."""
+        return self.window_frames * self.hop_length / self.sampling_rate
+
+    @property
+    def window_samples(self) -> int:
+        return self.window_frames * self.hop_length
+
+    # ---------------------------------------------------------------------------------------------- input checks
+
+    def _to_mono_tensor(self, clip: Any, index: int) -> torch.Tensor:
+        if isinstance(clip, (list, tuple)):
+            clip = np.asarray(clip, dtype=np.float32)
+        if isinstance(clip, np.ndarray):
+            if not np.issubdtype(clip.dtype, np.number):
+                raise TypeError(f"Audio clip {index} has dtype {clip.dtype}; expected numbers (float samples).")
+            clip = torch.from_numpy(np.ascontiguousarray(clip))
+        if not isinstance(clip, torch.Tensor):
+            raise TypeError(
+                f"Audio clip {index} is a {type(clip).__name__}; pass a numpy array or torch tensor of samples "
+                "(decode files first, e.g. with datasets' Audio feature)."
+            )
+        if clip.is_complex() or clip.dtype == torch.bool:
+            raise TypeError(f"Audio clip {index} has dtype {clip.dtype}; expected real-valued samples.")
+        clip = clip.detach().to(torch.float32)
+        if clip.ndim == 2:
+            channels, samples = clip.shape
+            if channels > 16 and samples <= 16:
+                raise ValueError(
+                    f"Audio clip {index} has shape {tuple(clip.shape)}, which looks like (samples, channels); "
+                    "MuLanFeatureExtractor expects (channels, samples): pass `audio.T`."
+                )
+            clip = clip.mean(dim=0)
+        elif clip.ndim != 1:
+            raise ValueError(
+                f"Audio clip {index} has {clip.ndim} dimensions; expected 1-D (samples) or 2-D (channels, samples). "
+                "Pass a batch as a list of clips."
+            )
+        if clip.numel() == 0:
+            raise ValueError(f"Audio clip {index} is empty (0 samples).")
+        if not bool(torch.isfinite(clip).all()):
+            raise ValueError(f"Audio clip {index} contains NaN or Inf samples; clean or drop it before featurising.")
+        return clip
+
+    def _as_clip_list(self, raw_audio: Any) -> list[Any]:
+        if isinstance(raw_audio, (np.ndarray, torch.Tensor)):
+            return [raw_audio]
+        if isinstance(raw_audio, (list, tuple)):
+            if len(raw_audio) == 0:
+                raise ValueError("No audio given: the list of clips is empty.")
+            if all(isinstance(x, (int, float)) for x in raw_audio):
+                return [raw_audio]  # one clip as a list of samples
+            return list(raw_audio)
+        raise TypeError(
+            f"raw_audio must be a numpy array, a torch tensor or a list of them, got {type(raw_audio).__name__}."
+        )
+
+    # ------------------------------------------------------------------------------------------------- windowing
+
+    def _window_starts(
+        self, lengths: torch.Tensor, windows: str, max_windows: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start sample of each window (batch, windows) and which windows are real (window_mask)."""
+        step = self.window_samples
+        if windows == "first":
+            return torch.zeros(len(lengths), 1, dtype=torch.long), torch.ones(len(lengths), 1, dtype=torch.long)
+        if windows == "random":
+            # A uniformly random window inside each clip (clips shorter than a window start at 0 and are padded).
+            room = (lengths - step).clamp(min=0)
+            starts = (torch.rand(len(lengths)) * (room + 1).to(torch.float64)).long().clamp(max=room)
+            return starts.unsqueeze(1), torch.ones(len(lengths), 1, dtype=torch.long)
+        counts = ((lengths + step - 1) // step).clamp(min=1)
+        if max_windows is not None:
+            kept = counts.clamp(max=max_windows)
+            slots = torch.arange(int(kept.max()))
+            # Evenly spaced windows over the whole clip when it has more than max_windows.
+            index = (slots.unsqueeze(0) * counts.unsqueeze(1)) // kept.unsqueeze(1)
+        else:
+            kept = counts
+            index = torch.arange(int(counts.max())).unsqueeze(0).expand(len(lengths), -1)
+        mask = (torch.arange(index.shape[1]).unsqueeze(0) < kept.unsqueeze(1)).long()
+        return index * step * mask, mask
+
+    def _log_mel(self, segments: torch.Tensor) -> torch.Tensor:
+        """(N, samples) → (N, window_frames, num_mel_bins) normalised log-mel, frames centred every hop."""
+        spec = torch.stft(
+            segments,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window.to(segments.device),
+            center=False,
+            return_complex=True,
+        )
+        power = torch.view_as_real(spec).pow_(2).sum(-1)  # (N, freq, frames)
+        mel = torch.matmul(power.transpose(1, 2), self.mel_filters.to(segments.device))
+        mel = mel.clamp_(min=1e-10).log_()
+        return mel.sub_(self.mel_mean).div_(2 * self.mel_std)
+
+    # ---------------------------------------------------------------------------------------------------- call
+
+    def __call__(
+        self,
+        raw_audio: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
+        sampling_rate: int | None = None,
+        windows: str = "all",
+        max_windows: int | None = None,
+        return_tensors: str | TensorType | None = None,
+        device: str | torch.device = "cpu",
+        **kwargs,
+    ) -> BatchFeature:
+        r"""
+        Args:
+            raw_audio: one clip or a list of clips; each a numpy array or torch tensor, 1-D `(samples,)` or 2-D
+                `(channels, samples)` (downmixed to mono).
+            sampling_rate (`int`, *optional*): rate of `raw_audio`; resampled to `self.sampling_rate` if different.
+                Omitting it assumes `self.sampling_rate` (with a warning).
+            windows (`str`, defaults to `"all"`): `"all"` splits each clip into consecutive non-overlapping
+                windows (the last padded with silence), `"random"` takes one random window per clip (training),
+                `"first"` the first window.
+            max_windows (`int`, *optional*): with `"all"`, keep at most this many evenly spaced windows per clip.
+            return_tensors (`str`, *optional*): `"pt"` for torch tensors, `"np"` (or `None`) for numpy arrays.
+            device: where the STFT runs (e.g. `"cuda"`).
+
+        Returns:
+            [`BatchFeature`] with `input_features` `(batch, windows, window_frames, num_mel_bins)` and `window_mask`
+            `(batch, windows)` (1 for real windows, 0 for padding windows of shorter clips).
+        """
+        if kwargs:
+            logger.warning_once(f"MuLanFeatureExtractor ignores unexpected arguments: {sorted(kwargs)}.")
+        if windows not in WINDOW_MODES:
+            raise ValueError(f"windows must be one of {WINDOW_MODES}, got {windows!r}.")
+        max_windows = self.max_windows if max_windows is None else max_windows
+        if max_windows is not None and max_windows < 1:
+            raise ValueError(f"max_windows must be at least 1, got {max_windows}.")
+        if sampling_rate is None:
+            logger.warning_once(
+                f"No sampling_rate given to {type(self).__name__}; assuming {self.sampling_rate} Hz. Pass "
+                "`sampling_rate=` to avoid silent errors with audio at another rate."
+            )
+            sampling_rate = self.sampling_rate
+        if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
+            raise ValueError(f"sampling_rate must be a positive integer (Hz), got {sampling_rate!r}.")
+
+        clips = [self._to_mono_tensor(clip, i) for i, clip in enumerate(self._as_clip_list(raw_audio))]
+        lengths = torch.tensor([len(c) for c in clips])
+        waveforms = torch.nn.utils.rnn.pad_sequence(clips, batch_first=True).to(device)
+        if sampling_rate != self.sampling_rate:
+            waveforms = torchaudio.functional.resample(waveforms, int(sampling_rate), self.sampling_rate)
+            lengths = (lengths * self.sampling_rate + sampling_rate - 1) // sampling_rate
+
+        starts, window_mask = self._window_starts(lengths, windows, max_windows)
+        # Window w reads n_fft/2 samples either side of its own span, so that (with the front padding below)
+        # frame k is centred on sample start + k * hop, as in a centred STFT of the whole clip with zeros
+        # beyond the clip's ends.
+        span = (self.window_frames - 1) * self.hop_length + self.n_fft
+        tail = max(0, int(starts.max()) + span - self.n_fft // 2 - waveforms.shape[1])
+        padded = torch.nn.functional.pad(waveforms, (self.n_fft // 2, tail))
+        if sampling_rate != self.sampling_rate:
+            # Resampling a padded batch leaks a little signal past each shorter clip's end: silence it.
+            positions = torch.arange(padded.shape[1], device=padded.device) - self.n_fft // 2
+            padded = padded * (positions.unsqueeze(0) < lengths.to(padded.device).unsqueeze(1))
+        batch_size, num_windows = starts.shape
+        index = starts.to(padded.device).unsqueeze(-1) + torch.arange(span, device=padded.device)
+        segments = padded.gather(1, index.reshape(batch_size, -1)).reshape(batch_size * num_windows, span)
+        features = self._log_mel(segments).reshape(batch_size, num_windows, self.window_frames, self.num_mel_bins)
+        if not bool(window_mask.all()):
+            features = features * window_mask.to(features.device)[:, :, None, None]
+
+        data = {"input_features": features, "window_mask": window_mask}
+        if return_tensors in ("pt", TensorType.PYTORCH):
+            return BatchFeature(data, tensor_type="pt")
+        return BatchFeature({k: v.cpu().numpy() for k, v in data.items()}, tensor_type=return_tensors)
+
+    # --------------------------------------------------------------------------------------------------- padding
+
+    def pad(self, processed_features: Any, return_tensors: str | TensorType | None = "pt", **kwargs) -> BatchFeature:
+        """Stack feature dicts of clips with different window counts, padding the windows axis with zeros and a
+        window_mask of 0 (used to batch pipeline inputs)."""
+        if isinstance(processed_features, dict):
+            items = [dict(zip(processed_features, values)) for values in zip(*processed_features.values())]
+        else:
+            items = list(processed_features)
+        feats = [torch.as_tensor(np.asarray(x["input_features"]) if not torch.is_tensor(x["input_features"])
+                                 else x["input_features"]) for x in items]
+        masks = [torch.as_tensor(np.asarray(x["window_mask"]) if not torch.is_tensor(x["window_mask"])
+                                 else x["window_mask"]) for x in items]
+        # Items may carry their own batch axis (pipeline preprocess returns batches of one).
+        feats = [f.reshape(-1, *f.shape[-3:]) for f in feats]
+        masks = [m.reshape(-1, m.shape[-1]) for m in masks]
+        num_windows = max(f.shape[1] for f in feats)
+        features = torch.cat([torch.nn.functional.pad(f, (0, 0, 0, 0, 0, num_windows - f.shape[1])) for f in feats])
+        window_mask = torch.cat([torch.nn.functional.pad(m, (0, num_windows - m.shape[1])) for m in masks])
+        data = {"input_features": features, "window_mask": window_mask}
+        if return_tensors in ("pt", TensorType.PYTORCH):
+            return BatchFeature(data, tensor_type="pt")
+        return BatchFeature({k: v.numpy() for k, v in data.items()}, tensor_type=return_tensors)
+
+
+__all__ = ["MuLanFeatureExtractor"]
