@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
@@ -432,19 +432,16 @@ class MuLanModel(MuLanPreTrainedModel):
             prefix, name = key.split("_", 1)
             tower_kwargs[prefix][name] = kwargs.pop(key)
 
-        audio_config = AutoConfig.from_pretrained(audio_model_name_or_path, **tower_kwargs["audio"])
-        audio_model = AutoModel.from_pretrained(
-            audio_model_name_or_path, **_tower_kwargs(audio_config), **tower_kwargs["audio"]
-        )
+        audio_model = AutoModel.from_pretrained(audio_model_name_or_path, **tower_kwargs["audio"])
         if audio_model.config.model_type == "resnet":
             _single_channel_resnet_stem(audio_model)
         elif window_frames is not None and window_frames != audio_model.config.max_length:
             resize_ast_position_embeddings(audio_model, window_frames)
 
-        text_config = AutoConfig.from_pretrained(text_model_name_or_path, **tower_kwargs["text"])
-        text_model = AutoModel.from_pretrained(
-            text_model_name_or_path, **_tower_kwargs(text_config), **tower_kwargs["text"]
-        )
+        text_model = AutoModel.from_pretrained(text_model_name_or_path, **tower_kwargs["text"])
+        if getattr(text_model, "pooler", None) is not None:
+            # Loaded with its pooler (so the checkpoint's keys all match), then dropped: MuLan reads [CLS].
+            text_model.pooler = None
         config = MuLanConfig(audio_config=audio_model.config, text_config=text_model.config, **kwargs)
         model = cls(config, audio_model=audio_model, text_model=text_model)
         logger.info("MuLan warm-started; audio_projection, text_projection and logit_scale are newly initialised.")

