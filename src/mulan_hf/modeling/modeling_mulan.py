@@ -100,12 +100,9 @@ def _single_channel_resnet_stem(resnet: nn.Module) -> None:
     conv = resnet.embedder.embedder.convolution
     if conv.in_channels == 1:
         return
-    folded = nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
-    with torch.no_grad():
-        folded.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
-        if conv.bias is not None:
-            folded.bias.copy_(conv.bias)
-    resnet.embedder.embedder.convolution = folded
+    # Edited in place: the module keeps its "already initialised" mark, so post_init leaves the weights alone.
+    conv.weight = nn.Parameter(conv.weight.detach().sum(dim=1, keepdim=True))
+    conv.in_channels = 1
     resnet.embedder.num_channels = 1
     resnet.config.num_channels = 1
 
@@ -179,6 +176,9 @@ class MuLanModel(MuLanPreTrainedModel):
         text_model (`PreTrainedModel`, *optional*):
             A ready text tower (e.g. a pretrained `BertModel`); built from `config.text_config` when omitted.
         """
+        # PreTrainedModel.__init__ resets the attention implementation of the (shared) sub-configs: remember the
+        # one each ready-made tower was loaded with.
+        given_attention = {id(t): t.config._attn_implementation for t in (audio_model, text_model) if t is not None}
         super().__init__(config)
         if audio_model is None:
             audio_model = AutoModel.from_config(config.audio_config, **_tower_kwargs(config.audio_config))
@@ -186,9 +186,11 @@ class MuLanModel(MuLanPreTrainedModel):
             text_model = AutoModel.from_config(config.text_config, **_tower_kwargs(config.text_config))
         self.audio_model = audio_model
         self.text_model = text_model
-        # One config object per tower, shared with the composite config so edits stay in sync.
-        self.audio_model.config = config.audio_config
-        self.text_model.config = config.text_config
+        # One config object per tower, shared with the composite config so edits stay in sync; it keeps the
+        # attention implementation the tower was built or loaded with (SDPA by default).
+        for tower, tower_config in ((audio_model, config.audio_config), (text_model, config.text_config)):
+            tower_config._attn_implementation = given_attention.get(id(tower), tower.config._attn_implementation)
+            tower.config = tower_config
 
         self.is_resnet = config.audio_tower_type == "resnet"
         if self.is_resnet:
@@ -442,7 +444,8 @@ class MuLanModel(MuLanPreTrainedModel):
         if getattr(text_model, "pooler", None) is not None:
             # Loaded with its pooler (so the checkpoint's keys all match), then dropped: MuLan reads [CLS].
             text_model.pooler = None
-        config = MuLanConfig(audio_config=audio_model.config, text_config=text_model.config, **kwargs)
+        # Copies of the tower configs: building the composite config must not touch the loaded towers' own.
+        config = MuLanConfig(audio_config=audio_model.config.to_dict(), text_config=text_model.config.to_dict(), **kwargs)
         model = cls(config, audio_model=audio_model, text_model=text_model)
         logger.info("MuLan warm-started; audio_projection, text_projection and logit_scale are newly initialised.")
         return model

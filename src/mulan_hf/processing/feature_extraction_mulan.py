@@ -272,7 +272,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         if max_windows is not None and max_windows < 1:
             raise ValueError(f"max_windows must be at least 1, got {max_windows}.")
         if sampling_rate is None:
-            logger.warning_once(
+            logger.warning(
                 f"No sampling_rate given to {type(self).__name__}; assuming {self.sampling_rate} Hz. Pass "
                 "`sampling_rate=` to avoid silent errors with audio at another rate."
             )
