@@ -3,7 +3,8 @@ batched MelSpectrogram and a bare torch.stft + precomputed mel matrix, on the sa
 
     python benchmarks/bench_frontend.py [--clips 32] [--rounds 9] [--threads N]
 
-Prints the median clips/s of each (timed round-robin) and the ratios the core issue targets (>= 12x CLAP, >= 2.5x AST, within 10 % of bare).
+Prints the median clips/s of each (timed round-robin) and the ratios the core issue targets
+(>= 12x CLAP, >= 2.5x AST, within 10 % of the bare computation).
 """
 
 import argparse
@@ -94,7 +95,9 @@ def main() -> None:
         args.clips,
         args.rounds,
     )
-    print(f"batch: {args.clips} clips x {args.seconds:g} s at {SAMPLING_RATE} Hz; torch threads {torch.get_num_threads()}")
+    print(
+        f"batch: {args.clips} clips x {args.seconds:g} s at {SAMPLING_RATE} Hz; torch threads {torch.get_num_threads()}"
+    )
     for name, value in results.items():
         print(f"  {name:<42} {value:8.1f} clips/s")
     ours = results["MuLanFeatureExtractor"]
@@ -104,7 +107,8 @@ def main() -> None:
     print("ratios (MuLanFeatureExtractor / other):")
     for name, target in (
         ("ClapFeatureExtractor (48 kHz, default)", 12.0),
-        ("ClapFeatureExtractor (set to 16 kHz)", 12.0),         ("ASTFeatureExtractor", 2.5),
+        ("ClapFeatureExtractor (set to 16 kHz)", 12.0),
+        ("ASTFeatureExtractor", 2.5),
         ("bare torch.stft + mel matrix (best)", 0.9),
     ):
         ratio = ours / results[name]

@@ -205,9 +205,7 @@ def test_pad_stacks_clips_with_different_window_counts(feature_extractor):
 def test_window_chunking_does_not_change_features(music):
     clips = [music["piano_ballad"], music["rock_drums"][:9000]]
     one = MuLanFeatureExtractor(num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES)
-    many = MuLanFeatureExtractor(
-        num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES, cpu_windows_per_chunk=5
-    )
+    many = MuLanFeatureExtractor(num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES, cpu_windows_per_chunk=5)
     torch.testing.assert_close(
         one(clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")["input_features"],
         many(clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")["input_features"],

@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SAMPLING_RATE, TINY_MEL_BINS, TINY_WINDOW_FRAMES, make_tiny_model, tiny_ast_config, tiny_bert_config
+from conftest import (
+    SAMPLING_RATE,
+    TINY_MEL_BINS,
+    TINY_WINDOW_FRAMES,
+    make_tiny_model,
+    tiny_ast_config,
+    tiny_bert_config,
+)
 from transformers import ASTModel, AutoModel, ResNetConfig, ResNetModel
 
 from mulan_hf import MuLanConfig, MuLanModel, MuLanOutput
@@ -44,7 +51,9 @@ def test_forward_outputs(tiny_model, tokenizer):
         torch.testing.assert_close(embeds.norm(dim=-1), torch.ones(3))
     cosine = out.audio_embeds @ out.text_embeds.T
     torch.testing.assert_close(out.logits_per_audio, cosine * 10.0)  # exp(logit_scale) = 1 / 0.1
-    expected_loss = (F.cross_entropy(out.logits_per_text, torch.arange(3)) + F.cross_entropy(out.logits_per_audio, torch.arange(3))) / 2
+    expected_loss = (
+        F.cross_entropy(out.logits_per_text, torch.arange(3)) + F.cross_entropy(out.logits_per_audio, torch.arange(3))
+    ) / 2
     torch.testing.assert_close(out.loss, expected_loss)
     # (batch, windows, tokens, hidden): 2 CLS-like tokens + 2 x 8 patches; padding windows are zeros
     assert out.audio_model_output.last_hidden_state.shape == (3, 2, 18, 32)
@@ -98,8 +107,12 @@ def test_batch_results_equal_one_clip_at_a_time(tiny_model, tokenizer):
         for i in range(3):
             alone = tiny_model.get_audio_features(batch["input_features"][i : i + 1]).pooler_output
             torch.testing.assert_close(audio[i : i + 1], alone, atol=1e-5, rtol=1e-5)
-            ids = tokenizer([["calm solo piano", "fast rock drums with a loud snare", "violin"][i]], return_tensors="pt")
-            torch.testing.assert_close(text[i : i + 1], tiny_model.get_text_features(**ids).pooler_output, atol=1e-5, rtol=1e-5)
+            ids = tokenizer(
+                [["calm solo piano", "fast rock drums with a loud snare", "violin"][i]], return_tensors="pt"
+            )
+            torch.testing.assert_close(
+                text[i : i + 1], tiny_model.get_text_features(**ids).pooler_output, atol=1e-5, rtol=1e-5
+            )
 
 
 def test_loss_decreases_over_20_steps(tmp_path, minilm_path, processor, music):
@@ -206,7 +219,10 @@ def test_save_and_load_give_bit_identical_outputs(tmp_path, tiny_model, tokenize
     for key in ("audio_config", "text_config", "projection_dim", "logit_scale_init_value"):
         saved, original = loaded.config.to_diff_dict()[key], tiny_model.config.to_diff_dict()[key]
         if isinstance(saved, dict):  # from_pretrained records the dtype it loaded
-            saved, original = {k: v for k, v in saved.items() if k != "dtype"}, {k: v for k, v in original.items() if k != "dtype"}
+            saved, original = (
+                {k: v for k, v in saved.items() if k != "dtype"},
+                {k: v for k, v in original.items() if k != "dtype"},
+            )
         assert saved == original, key
 
 
@@ -237,7 +253,9 @@ def test_bad_inputs_get_clear_errors(tiny_model, tokenizer):
     with pytest.raises(ValueError, match="3 clips and 2 texts"):
         tiny_model(input_features=batch["input_features"], input_ids=batch["input_ids"][:2], return_loss=True)
     # Different counts are fine for scoring (one clip against many labels)
-    assert tiny_model(input_features=batch["input_features"][:1], input_ids=batch["input_ids"]).logits_per_audio.shape == (1, 3)
+    assert tiny_model(
+        input_features=batch["input_features"][:1], input_ids=batch["input_ids"]
+    ).logits_per_audio.shape == (1, 3)
     with pytest.raises(ValueError, match="window_mask has shape"):
         tiny_model.get_audio_features(batch["input_features"], window_mask=torch.ones(2, 2))
     with pytest.raises(ValueError, match="at least one valid window"):

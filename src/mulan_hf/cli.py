@@ -33,6 +33,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from mulan_hf.data import example_pieces, render, write_wav
 
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if not labels:
+        print("error: --labels is empty; give comma-separated labels, e.g. --labels 'piano, drums'.", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"Rendering {len(example_pieces())} example pieces with the General-MIDI SoundFont ...")
@@ -40,8 +44,11 @@ def run_demo(args: argparse.Namespace) -> int:
     for name, (parts, description) in example_pieces(args.seconds).items():
         clips[name] = (write_wav(out / f"{name}.wav", render(parts, args.seconds), 16000), description)
 
-    print("Warm-starting MuLan (audio tower: {}, text tower: {}) ...".format(
-        args.audio_model or "a fresh tiny AST", args.text_model or "the packaged MiniLM-L6"))
+    print(
+        "Warm-starting MuLan (audio tower: {}, text tower: {}) ...".format(
+            args.audio_model or "a fresh tiny AST", args.text_model or "the packaged MiniLM-L6"
+        )
+    )
     model, processor = _build_demo_model(out, args.audio_model, args.text_model)
     model_dir = out / "model"
     model.save_pretrained(model_dir)
@@ -49,12 +56,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Saved model and processor to {model_dir}")
 
     classifier = pipeline("zero-shot-audio-classification", model=str(model_dir))
-    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
-    if not labels:
-        print("error: --labels is empty; give comma-separated labels.", file=sys.stderr)
-        return 2
     print(f"\nZero-shot tagging with labels: {', '.join(labels)}")
-    for name, (path, description) in clips.items():
+    for path, description in clips.values():
         ranked = classifier(str(path), candidate_labels=labels)
         top = ", ".join(f"{r['label']} {r['score']:.2f}" for r in ranked[: args.top_k])
         print(f"  {path.name:<20} ({description}): {top}")
@@ -83,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="outputs/demo", help="output folder for the audio and the model")
     demo.add_argument("--audio-model", default=None, help="AST/ResNet checkpoint (Hub id or folder) to warm-start")
-    demo.add_argument("--text-model", default=None, help="BERT-family checkpoint (Hub id or folder), e.g. bert-base-uncased")
+    demo.add_argument(
+        "--text-model", default=None, help="BERT-family checkpoint (Hub id or folder), e.g. bert-base-uncased"
+    )
     demo.add_argument("--labels", default=",".join(DEFAULT_LABELS), help="comma-separated candidate labels")
     demo.add_argument("--seconds", type=float, default=12.0, help="length of each rendered piece (default 12)")
     demo.add_argument("--top-k", type=int, default=3, help="labels to print per clip (default 3)")

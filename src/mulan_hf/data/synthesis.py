@@ -154,7 +154,10 @@ def example_pieces(seconds: float = 12.0) -> dict[str, tuple[list[Part], str]]:
             "a slow violin melody",
         ),
         "brass_band": (
-            [Part(61, _chord_progression_notes(55, seconds, fast, 90)), Part(56, _melody_notes(72, seconds, fast, 100, 3))],
+            [
+                Part(61, _chord_progression_notes(55, seconds, fast, 90)),
+                Part(56, _melody_notes(72, seconds, fast, 100, 3)),
+            ],
             "an upbeat brass section with trumpet",
         ),
     }

@@ -8,7 +8,6 @@ This file imports only from transformers, torch and its own folder, so `save_pre
 """
 
 import inspect
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,10 +244,12 @@ class MuLanModel(MuLanPreTrainedModel):
             return windows
         num, frames, mel_bins = windows.shape
         cfg = self.config
-        time_mask = spec_augment_mask((num, frames), cfg.mask_time_prob, cfg.mask_time_length,
-                                      cfg.mask_time_min_masks, windows.device)
-        mel_mask = spec_augment_mask((num, mel_bins), cfg.mask_feature_prob, cfg.mask_feature_length,
-                                     cfg.mask_feature_min_masks, windows.device)
+        time_mask = spec_augment_mask(
+            (num, frames), cfg.mask_time_prob, cfg.mask_time_length, cfg.mask_time_min_masks, windows.device
+        )
+        mel_mask = spec_augment_mask(
+            (num, mel_bins), cfg.mask_feature_prob, cfg.mask_feature_length, cfg.mask_feature_min_masks, windows.device
+        )
         keep = ~(time_mask.unsqueeze(-1) | mel_mask.unsqueeze(1))
         return windows * keep.to(windows.dtype)
 
@@ -445,7 +446,9 @@ class MuLanModel(MuLanPreTrainedModel):
             # Loaded with its pooler (so the checkpoint's keys all match), then dropped: MuLan reads [CLS].
             text_model.pooler = None
         # Copies of the tower configs: building the composite config must not touch the loaded towers' own.
-        config = MuLanConfig(audio_config=audio_model.config.to_dict(), text_config=text_model.config.to_dict(), **kwargs)
+        config = MuLanConfig(
+            audio_config=audio_model.config.to_dict(), text_config=text_model.config.to_dict(), **kwargs
+        )
         model = cls(config, audio_model=audio_model, text_model=text_model)
         logger.info("MuLan warm-started; audio_projection, text_projection and logit_scale are newly initialised.")
         return model

@@ -105,7 +105,9 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         self._mel_blocks = self._banded_mel_blocks(self.mel_filters)
 
     @staticmethod
-    def _banded_mel_blocks(mel_filters: torch.Tensor, bands_per_block: int = 16) -> list[tuple[int, int, slice, torch.Tensor]]:
+    def _banded_mel_blocks(
+        mel_filters: torch.Tensor, bands_per_block: int = 16
+    ) -> list[tuple[int, int, slice, torch.Tensor]]:
         """Split the (mostly zero) mel matrix into blocks of adjacent bands with the contiguous FFT-bin range they
         touch: several small matmuls do ~8x fewer multiply-adds than one dense (bins x bands) matmul."""
         blocks = []
@@ -227,7 +229,11 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             frames = segments.unfold(1, self.n_fft, self.hop_length) * window
             spectrum = torch.view_as_real(torch.fft.rfft(frames)).flatten(-2)  # (n, frames, 2 * freq): re, im
             spectrum.mul_(spectrum)
-            out = features[chunk[0] : chunk[0] + 1] if len(chunk) == 1 else features.new_empty(len(chunk), *features.shape[1:])
+            out = (
+                features[chunk[0] : chunk[0] + 1]
+                if len(chunk) == 1
+                else features.new_empty(len(chunk), *features.shape[1:])
+            )
             for low, high, bands, block in mel_blocks:
                 out[..., bands] = torch.matmul(spectrum[..., low:high], block)
             out.clamp_(min=1e-10).log_().sub_(self.mel_mean).div_(2 * self.mel_std)
@@ -316,10 +322,16 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             items = [dict(zip(processed_features, values)) for values in zip(*processed_features.values())]
         else:
             items = list(processed_features)
-        feats = [torch.as_tensor(np.asarray(x["input_features"]) if not torch.is_tensor(x["input_features"])
-                                 else x["input_features"]) for x in items]
-        masks = [torch.as_tensor(np.asarray(x["window_mask"]) if not torch.is_tensor(x["window_mask"])
-                                 else x["window_mask"]) for x in items]
+        feats = [
+            torch.as_tensor(
+                np.asarray(x["input_features"]) if not torch.is_tensor(x["input_features"]) else x["input_features"]
+            )
+            for x in items
+        ]
+        masks = [
+            torch.as_tensor(np.asarray(x["window_mask"]) if not torch.is_tensor(x["window_mask"]) else x["window_mask"])
+            for x in items
+        ]
         # Items may carry their own batch axis (pipeline preprocess returns batches of one).
         feats = [f.reshape(-1, *f.shape[-3:]) for f in feats]
         masks = [m.reshape(-1, m.shape[-1]) for m in masks]

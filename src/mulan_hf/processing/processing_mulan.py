@@ -49,9 +49,7 @@ class MuLanProcessor(ProcessorMixin):
                 raise TypeError(f"text must be a string or a non-empty list of strings, got {type(text).__name__}.")
             bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
             if bad:
-                raise TypeError(
-                    f"text must contain only strings; item {bad[0]} is a {type(texts[bad[0]]).__name__}."
-                )
+                raise TypeError(f"text must contain only strings; item {bad[0]} is a {type(texts[bad[0]]).__name__}.")
             encoding.update(
                 self.tokenizer(
                     list(texts),
