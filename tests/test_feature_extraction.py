@@ -210,3 +210,14 @@ def test_window_chunking_does_not_change_features(music):
         one(clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")["input_features"],
         many(clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")["input_features"],
     )
+
+
+def test_hour_long_recording_is_capped_to_evenly_spaced_windows():
+    fe = MuLanFeatureExtractor()  # the real 10.24 s windows
+    hour = np.zeros(3600 * SAMPLING_RATE, np.float32)
+    hour[::1000] = 0.5  # a click train, so windows are not silent
+    out = fe(hour, sampling_rate=SAMPLING_RATE, max_windows=6, return_tensors="pt")
+    assert out["input_features"].shape == (1, 6, 1024, 128)
+    assert torch.isfinite(out["input_features"]).all()
+    every = int(np.ceil(len(hour) / fe.window_samples))
+    assert every == 352  # what windows="all" would compute without the cap (about 184 MB of features)

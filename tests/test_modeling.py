@@ -185,7 +185,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(tokenizer):
     for checkpointing in (False, True):
         model = make_tiny_model(tokenizer, apply_spec_augment=False).train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()
             assert all(layer.gradient_checkpointing for layer in model.audio_model.layers)
         model(**batch, return_loss=True).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})

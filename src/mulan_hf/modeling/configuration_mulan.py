@@ -29,10 +29,11 @@ class MuLanConfig(PreTrainedConfig):
         apply_spec_augment (`bool`, *optional*, defaults to `True`):
             Mask time and mel bands of the log-mel input while training (never in eval mode).
         mask_time_prob / mask_time_length / mask_time_min_masks:
-            Whisper-style time masking: about `mask_time_prob * frames / mask_time_length` spans of
-            `mask_time_length` frames, at least `mask_time_min_masks`.
+            Whisper-style time masking: about `mask_time_prob * frames / mask_time_length` spans (at least
+            `mask_time_min_masks`), each of a random width up to `mask_time_length` frames.
         mask_feature_prob / mask_feature_length / mask_feature_min_masks:
-            The same along the mel axis.
+            The same along the mel axis. The defaults are the paper's choice, AST's AudioSet SpecAugment: one time
+            mask of up to 192 frames and one mel mask of up to 48 bands per 1024 x 128 window.
         window_chunk_size (`int`, *optional*, defaults to 64):
             At most this many 10 s windows go through the audio tower at once, which bounds activation memory
             for hour-long clips.
@@ -49,12 +50,12 @@ class MuLanConfig(PreTrainedConfig):
     projection_dim: int = 128
     logit_scale_init_value: float = math.log(1 / 0.1)
     apply_spec_augment: bool = True
-    mask_time_prob: float = 0.05
-    mask_time_length: int = 48
-    mask_time_min_masks: int = 2
-    mask_feature_prob: float = 0.05
-    mask_feature_length: int = 24
-    mask_feature_min_masks: int = 2
+    mask_time_prob: float = 0.1875
+    mask_time_length: int = 192
+    mask_time_min_masks: int = 1
+    mask_feature_prob: float = 0.375
+    mask_feature_length: int = 48
+    mask_feature_min_masks: int = 1
     window_chunk_size: int = 64
     initializer_range: float = 0.02
 
