@@ -11,7 +11,7 @@ import torch
 from transformers import ASTConfig, AutoTokenizer, BertConfig
 
 import mulan_hf
-from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel, MuLanProcessor
+from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel, MuLanProcessor, presets
 from mulan_hf.presets import packaged_text_model_path
 
 SAMPLING_RATE = 16000
@@ -20,21 +20,8 @@ TINY_WINDOW_FRAMES = 128  # 1.28 s windows keep the tests fast
 
 
 def tiny_ast_config(**overrides) -> ASTConfig:
-    values = dict(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_mel_bins=TINY_MEL_BINS,
-        max_length=TINY_WINDOW_FRAMES,
-        patch_size=16,
-        frequency_stride=16,
-        time_stride=16,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    values.update(overrides)
-    return ASTConfig(**values)
+    sizes = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    return presets.tiny_ast_config(TINY_MEL_BINS, TINY_WINDOW_FRAMES, **{**sizes, **overrides})
 
 
 def tiny_bert_config(vocab_size: int) -> BertConfig:

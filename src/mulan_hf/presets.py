@@ -25,19 +25,19 @@ def packaged_text_model_path() -> str:
     return str(path)
 
 
-def tiny_ast_config(num_mel_bins: int = 128, max_length: int = 1024) -> ASTConfig:
+def tiny_ast_config(num_mel_bins: int = 128, max_length: int = 1024, **overrides) -> ASTConfig:
     """A small AST for CPU training: 256 wide, 4 layers, 8 heads, non-overlapping 16 x 16 patches
-    (8 x 64 = 512 patches for a 1024-frame, 128-band window)."""
-    return ASTConfig(
+    (8 x 64 = 512 patches for a 1024-frame, 128-band window). `overrides` change any ASTConfig field."""
+    values = dict(
         hidden_size=256,
         num_hidden_layers=4,
         num_attention_heads=8,
         intermediate_size=1024,
-        num_mel_bins=num_mel_bins,
-        max_length=max_length,
         patch_size=16,
         frequency_stride=16,
         time_stride=16,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
+    values.update(overrides)
+    return ASTConfig(num_mel_bins=num_mel_bins, max_length=max_length, **values)
