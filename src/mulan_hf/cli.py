@@ -68,6 +68,35 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_make_corpus(args: argparse.Namespace) -> int:
+    from mulan_hf.data.corpus import make_corpus
+
+    if args.num_recordings < 1:
+        print("error: --num-recordings must be at least 1.", file=sys.stderr)
+        return 2
+    summary = make_corpus(
+        args.out, args.num_recordings, seed=args.seed, seconds=args.seconds, workers=args.workers, progress=True
+    )
+    rate = summary["num_recordings"] / max(summary["render_seconds"], 1e-9)
+    print(
+        f"Wrote {summary['num_recordings']} recordings ({summary['splits']}) to {args.out} in "
+        f"{summary['render_seconds']:.1f} s ({rate:.1f} recordings/s, "
+        f"{rate * summary['seconds']:.0f}x real time)."
+    )
+    return 0
+
+
+def run_train_text_filter(args: argparse.Namespace) -> int:
+    from mulan_hf.data.text_filter import train_music_text_classifier
+
+    metrics = train_music_text_classifier(args.out, base_model=args.base_model, epochs=args.epochs, seed=args.seed)
+    print(
+        f"Saved the music-description classifier to {args.out}: validation accuracy "
+        f"{metrics['validation_accuracy']:.3f} on {metrics['validation_size']} held-out sentences."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mulan-hf",
@@ -93,6 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=12.0, help="length of each rendered piece (default 12)")
     demo.add_argument("--top-k", type=int, default=3, help="labels to print per clip (default 3)")
     demo.set_defaults(func=run_demo)
+
+    corpus = jobs.add_parser(
+        "make-corpus",
+        help="render the embedded music-text corpus (audiofolder layout)",
+        description=(
+            "Composes music procedurally (10 styles, 20+ General-MIDI instruments, keys, modes, tempi, ensembles) "
+            "and renders 30 s FLAC recordings at 16 kHz with the SoundFont shipped by pretty_midi. Each recording "
+            "gets short-form tags, long-form sentences (and non-descriptive comments), playlist titles and ontology "
+            "labels, written to train/validation/test folders with a metadata.jsonl, so "
+            "datasets.load_dataset('audiofolder', data_dir=OUT) reads it. Deterministic for a given seed."
+        ),
+    )
+    corpus.add_argument("--out", required=True, help="output folder")
+    corpus.add_argument("--num-recordings", type=int, default=2000, help="number of recordings (default 2000)")
+    corpus.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    corpus.add_argument("--seconds", type=float, default=30.0, help="length of each recording (default 30)")
+    corpus.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
+    corpus.set_defaults(func=run_make_corpus)
+
+    text_filter = jobs.add_parser(
+        "train-text-filter",
+        help="fine-tune the music-description sentence classifier used to filter long-form text",
+        description=(
+            "Fine-tunes a BERT-family sequence classifier (default: the packaged MiniLM-L6, offline) on the "
+            "project's hand-labelled sentences (music-descriptive or not), as the paper's section 3.4 does, and "
+            "saves it for TextSource(keep=MusicTextClassifier.from_pretrained(OUT).keep)."
+        ),
+    )
+    text_filter.add_argument("--out", required=True, help="folder for the classifier")
+    text_filter.add_argument("--base-model", default=None, help="BERT-family checkpoint (default: packaged MiniLM)")
+    text_filter.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
+    text_filter.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    text_filter.set_defaults(func=run_train_text_filter)
     return parser
 
 

@@ -1,0 +1,311 @@
+"""The embedded default corpus: procedurally composed music rendered with General-MIDI instrument samples, each
+recording annotated with text that imitates the paper's four sources (short-form tags, long-form sentences and
+comments, playlist titles, ontology labels). Written in the `audiofolder` layout, so
+
+    datasets.load_dataset("audiofolder", data_dir=DIR)            # splits: train / validation / test
+
+reads it, streaming or not."""
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .music import FAMILY_LABELS, INSTRUMENT_LABELS, INSTRUMENTS, PieceGenerator, PieceInfo
+from .synthesis import render
+
+TEXT_SOURCES = ("short_form", "long_form", "playlist", "ontology")
+SPLITS = ("train", "validation", "test")
+LABEL_COLUMNS = ("style", "instruments", "tempo", "mode", "mood", "ensemble")
+
+GENRE_LABELS = {
+    "waltz": "Waltz",
+    "march": "Marching music",
+    "ballad": "Pop music",
+    "rock": "Rock music",
+    "bossa nova": "Bossa nova",
+    "chorale": "Christian music",
+    "electronic": "Electronic music",
+    "jazz": "Jazz",
+    "folk": "Folk music",
+    "minimalist": "Classical music",
+}
+TITLE_WORDS = (
+    ["Midnight", "Golden", "Silver", "Lonely", "Summer", "Winter", "Electric", "Velvet", "Broken", "Neon", "Quiet"],
+    ["Train", "River", "Garden", "Highway", "Dreams", "Letters", "Skyline", "Harbor", "Echoes", "Window", "Lights"],
+)
+BOILERPLATE = ["official audio", "official video", "HD", "4K", "full album", "lyrics", "free download", "remastered"]
+ACTIVITIES = [
+    "study",
+    "work",
+    "sleep",
+    "the gym",
+    "a road trip",
+    "dinner",
+    "reading",
+    "a rainy day",
+    "running",
+    "cooking",
+    "late-night coding",
+    "meditation",
+    "a Sunday morning",
+    "the beach",
+    "a house party",
+]
+COMMENTS = [
+    "first!",
+    "my dad used to play this every sunday",
+    "who is still listening in 2024?",
+    "this brings back memories",
+    "thanks for uploading",
+    "can someone tell me the name of this song?",
+    "I was here before it went viral",
+    "subscribed, keep it up",
+    "this is my mom's favourite",
+    "lol the thumbnail",
+    "came here from a meme",
+    "greetings from Brazil",
+    "whoever disliked this has no taste",
+    "R.I.P. legend",
+    "played this at my wedding",
+    "my cat loves this one",
+    "anyone here for the exam tomorrow?",
+    "link in the description doesn't work",
+    "10/10 would listen again",
+    "this deserves more views",
+    "who else found this at 3am?",
+    "pls upload part 2",
+]
+LONG_FORM_TEMPLATES = [
+    "A {mood} {style} piece led by {lead_a}.",
+    "{Lead} carries the melody over {support}, at a {tempo} {bpm} beats per minute.",
+    "This is a {tempo}, {mood} track in {key_phrase}, played by {ensemble_phrase}.",
+    "The {lead} plays a {register} melody while {support} keep the {style} feel going.",
+    "Instrumental {style} in {meter} time with {instrument_list}.",
+    "Sounds like {style}: {mood}, {dynamics_word}, and built around {lead_a}.",
+    "I love how the {lead} sings over the {support} here, so {mood}.",
+    "{Mood} and {dynamics_word}, this {ensemble_word} piece moves at a {tempo} pace.",
+    "Features {instrument_list} in a {mode} key, perfect if you like {style}.",
+    "The arrangement is simple: {lead_a} in the {register} register and {support}.",
+    "A {dynamics_word} {style} tune; the {lead} melody feels {mood}.",
+    "{Tempo} {style} with a {mood} mood and {lead_a} up front.",
+    "Listen to the {lead} here, such a {mood} sound for a {style} track.",
+    "{Ensemble_phrase_cap} playing {style} in {key_phrase} at about {bpm} bpm.",
+    "This song has a {mood} vibe thanks to the {lead} and the {mode} harmony.",
+    "No vocals, just {instrument_list} playing a {tempo} {style}.",
+]
+PLAYLIST_TEMPLATES = [
+    "{Mood} {lead} for {activity}",
+    "{Tempo} {style} for {activity}",
+    "{Style} essentials",
+    "{Mood} {style} vibes",
+    "{Lead} for {activity}",
+    "Best of {style}",
+    "{Style} and chill",
+    "{Mood} instrumentals",
+    "{Lead} moods",
+    "{Style} for {activity}",
+    "Pure {lead}",
+    "{Tempo} and {mood}",
+]
+
+
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+class Annotator:
+    """Turns a piece's attributes into the four text sources, with realistic noise."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def pick(self, options):
+        return options[int(self.rng.integers(len(options)))]
+
+    def slots(self, info: PieceInfo) -> dict[str, str]:
+        others = [i for i in info.instruments if i != info.lead]
+        support = _join(others) if others else "nothing else"
+        values = {
+            "mood": info.mood,
+            "style": info.style,
+            "lead": info.lead,
+            "lead_a": _article(info.lead),
+            "support": support,
+            "tempo": info.tempo,
+            "bpm": str(info.bpm),
+            "key_phrase": info.key if self.rng.random() < 0.5 else f"a {info.mode} key",
+            "mode": info.mode,
+            "meter": info.meter,
+            "register": info.register,
+            "dynamics_word": {"soft": "gentle", "medium": "steady", "loud": "powerful"}[info.dynamics],
+            "instrument_list": _join(info.instruments),
+            "ensemble_word": info.ensemble,
+            "ensemble_phrase": {"solo": f"a solo {info.lead}", "duo": "a duo", "trio": "a trio", "band": "a full band"}[
+                info.ensemble
+            ],
+            "activity": self.pick(ACTIVITIES),
+        }
+        values.update({k[0].upper() + k[1:]: v[0].upper() + v[1:] for k, v in list(values.items())})
+        values["Ensemble_phrase_cap"] = values["ensemble_phrase"][0].upper() + values["ensemble_phrase"][1:]
+        return values
+
+    def short_form(self, info: PieceInfo) -> list[str]:
+        tags = [info.style, info.tempo, info.mood, *info.instruments, f"{info.mode} key", "instrumental"]
+        if info.ensemble == "solo":
+            tags.append(f"solo {info.lead}")
+        tags = [t for t in tags if self.rng.random() < 0.85] or [info.style]
+        title = f"{self.pick(TITLE_WORDS[0])} {self.pick(TITLE_WORDS[1])}"
+        noise = [
+            title,
+            f"CAT-{int(self.rng.integers(1000, 9999))}",
+            self.pick(BOILERPLATE),
+            f"#{info.style.replace(' ', '')}",
+            str(int(self.rng.integers(1990, 2025))),
+            f"{title} ({self.pick(BOILERPLATE)})",
+        ]
+        tags += [n for n in noise if self.rng.random() < 0.35]
+        self.rng.shuffle(tags)
+        return tags
+
+    def long_form(self, info: PieceInfo) -> list[str]:
+        values = self.slots(info)
+        count = int(self.rng.integers(1, 4))
+        templates = self.rng.choice(len(LONG_FORM_TEMPLATES), size=count, replace=False)
+        sentences = [LONG_FORM_TEMPLATES[int(t)].format(**values) for t in templates]
+        sentences += [self.pick(COMMENTS) for _ in range(int(self.rng.integers(0, 3)))]
+        self.rng.shuffle(sentences)
+        return sentences
+
+    def playlist(self, info: PieceInfo) -> list[str]:
+        titles = []
+        for _ in range(int(self.rng.integers(1, 3))):
+            titles.append(self.pick(PLAYLIST_TEMPLATES).format(**self.slots(info)))
+        return titles
+
+    def ontology(self, info: PieceInfo) -> list[str]:
+        labels = {INSTRUMENT_LABELS[i] for i in info.instruments}
+        labels |= {FAMILY_LABELS["drums" if i == "drums" else INSTRUMENTS[i][1]] for i in info.instruments}
+        labels.add(GENRE_LABELS[info.style])
+        labels.add("Music")
+        return sorted(labels)
+
+    def annotate(self, info: PieceInfo) -> dict[str, list[str]]:
+        return {source: getattr(self, source)(info) for source in TEXT_SOURCES}
+
+
+@dataclass(frozen=True)
+class Recording:
+    index: int
+    split: str
+    file_name: str
+    audio: np.ndarray
+    metadata: dict
+
+
+def split_of(index: int) -> str:
+    """Fixed split by recording: 8 in 10 train, 1 validation, 1 test."""
+    return "validation" if index % 10 == 8 else "test" if index % 10 == 9 else "train"
+
+
+def make_recording(index: int, seed: int, seconds: float = 30.0, sampling_rate: int = 16000) -> Recording:
+    piece_seed = np.random.SeedSequence([seed, index]).generate_state(1)[0]
+    parts, info = PieceGenerator(int(piece_seed)).make(seconds)
+    audio = render(parts, seconds, sampling_rate)
+    texts = Annotator(np.random.default_rng([seed, index, 1])).annotate(info)
+    recording_id = f"rec-{index:06d}"
+    metadata = {"file_name": f"{recording_id}.flac", "recording_id": recording_id, **texts, **info.to_dict()}
+    return Recording(index, split_of(index), metadata["file_name"], audio, metadata)
+
+
+def _render_task(args: tuple[int, int, float, int, str]) -> tuple[str, dict]:
+    index, seed, seconds, sampling_rate, out = args
+    from torchcodec.encoders import AudioEncoder
+
+    recording = make_recording(index, seed, seconds, sampling_rate)
+    path = Path(out) / recording.split / recording.file_name
+    AudioEncoder(torch.from_numpy(recording.audio).unsqueeze(0), sample_rate=sampling_rate).to_file(str(path))
+    return recording.split, recording.metadata
+
+
+def iter_render(
+    out: Path, num_recordings: int, seed: int, seconds: float, sampling_rate: int, workers: int
+) -> Iterator:
+    tasks = [(i, seed, seconds, sampling_rate, str(out)) for i in range(num_recordings)]
+    if workers <= 1:
+        yield from map(_render_task, tasks)
+        return
+    with get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(_render_task, tasks, chunksize=8)
+
+
+def make_corpus(
+    out: str | Path,
+    num_recordings: int = 2000,
+    seed: int = 0,
+    seconds: float = 30.0,
+    sampling_rate: int = 16000,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict:
+    """Render `num_recordings` recordings into `out` (audiofolder layout with train/validation/test folders, each
+    with FLAC files and a metadata.jsonl). Deterministic for a given seed. Returns a summary with the render time."""
+    from tqdm.auto import tqdm
+
+    if num_recordings < 1:
+        raise ValueError(f"num_recordings must be at least 1, got {num_recordings}.")
+    out = Path(out)
+    for split in SPLITS:
+        (out / split).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    results = iter_render(out, num_recordings, seed, seconds, sampling_rate, workers)
+    for split, metadata in tqdm(
+        results, total=num_recordings, desc="Rendering corpus", unit="rec", disable=not progress
+    ):
+        rows[split].append(metadata)
+    for split in SPLITS:
+        with open(out / split / "metadata.jsonl", "w") as handle:
+            for row in rows[split]:
+                handle.write(json.dumps(row) + "\n")
+    summary = {
+        "num_recordings": num_recordings,
+        "seed": seed,
+        "seconds": seconds,
+        "sampling_rate": sampling_rate,
+        "splits": {split: len(rows[split]) for split in SPLITS},
+        "render_seconds": round(time.perf_counter() - start, 2),
+    }
+    (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "README.md").write_text(_dataset_card(summary))
+    return summary
+
+
+def _dataset_card(summary: dict) -> str:
+    return f"""---
+task_categories: [audio-classification, text-to-audio]
+pretty_name: mulan-hf embedded music-text corpus
+---
+# mulan-hf embedded corpus
+
+{summary["num_recordings"]} recordings of {summary["seconds"]:g} s at {summary["sampling_rate"]} Hz, composed
+procedurally (seed {summary["seed"]}) and rendered with the General-MIDI SoundFont TimGM6mb.sf2. Splits: {summary["splits"]}.
+
+Text columns imitate MuLan's sources: `short_form` (tags, with noise such as titles and catalogue numbers),
+`long_form` (sentences, with non-descriptive comments mixed in), `playlist` (playlist titles), `ontology`
+(AudioSet-style labels). Label columns: {", ".join(LABEL_COLUMNS)}, plus bpm, key, meter, lead, dynamics, register.
+
+```python
+from datasets import load_dataset
+corpus = load_dataset("audiofolder", data_dir="<this folder>")
+```
+"""

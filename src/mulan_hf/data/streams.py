@@ -1,0 +1,321 @@
+"""Training streams from any Hugging Face dataset with an audio column and text columns.
+
+    sources = [
+        TextSource("short_form", ["short_form"], weight=2, clean="rules"),
+        TextSource("long_form", ["long_form"], weight=2),
+        TextSource("playlist", ["playlist"], weight=1),
+        TextSource("ontology", ["ontology"], weight=1),
+    ]
+    stream = build_training_stream("path/to/corpus", sources, window_seconds=10.24)
+    loader = DataLoader(stream, batch_size=16, collate_fn=MuLanCollator(processor), num_workers=2)
+
+Each example is one random window of one recording (decoded alone: torchcodec decodes just that time range and
+resamples / downmixes while decoding) with one random text of the row's annotations from one source. Sources are
+mixed by proportion with `datasets.interleave_datasets`. Bad records (undecodable or empty audio, clips shorter
+than a window when `short_clips="skip"`, rows with no usable text) never stop the stream: each is logged with its
+path and stays in the stream as a marker (`text=None`, `skipped_<reason>=1`), which the collator drops from the
+batch and counts in `batch["skipped"]` for the training loop to log. So a batch can hold fewer examples than
+`batch_size` when bad records are present.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers.utils import logging
+
+from .text_filter import clean_short_form
+
+logger = logging.get_logger(__name__)
+
+SKIP_REASONS = ("undecodable", "too_short", "no_text")
+PAPER_PROPORTIONS = {"short_form": 2, "long_form": 2, "playlist": 1, "ontology": 1}
+
+
+def _example_features():
+    from datasets import Features, List, Value
+
+    return Features(
+        {
+            "audio": List(Value("float32")),  # one window, mono, at the stream's sampling rate (None: not decoded)
+            "text": Value("string"),
+            "source": Value("string"),
+            **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
+        }
+    )
+
+
+EXAMPLE_FEATURES = _example_features()
+
+
+@dataclass
+class TextSource:
+    """One text source of the mixture: which columns hold its text, its weight in each batch, and an optional
+    filter. `clean="rules"` applies the short-form rules; `keep` is any `list[str] -> list[bool]` (for example
+    `MusicTextClassifier.keep`)."""
+
+    name: str
+    text_columns: Sequence[str]
+    weight: float = 1.0
+    clean: str | None = None
+    keep: Callable[[list[str]], list[bool]] | None = None
+
+
+def default_sources(columns: dict[str, str] | None = None) -> list[TextSource]:
+    """The paper's four sources in proportions 2:2:1:1, reading the embedded corpus's columns."""
+    columns = columns or {name: name for name in PAPER_PROPORTIONS}
+    return [
+        TextSource(name, [columns[name]], weight, clean="rules" if name == "short_form" else None)
+        for name, weight in PAPER_PROPORTIONS.items()
+    ]
+
+
+def load_audio_text_dataset(
+    path: str,
+    split: str = "train",
+    streaming: bool = True,
+    num_shards: int = 8,
+    **load_kwargs,
+):
+    """Open a dataset as an `IterableDataset`: a Hub id (streamed), a local `audiofolder` (metadata read once into
+    Arrow, audio left on disk, then cut into `num_shards` shards so DataLoader workers and processes each get
+    their own), or a local folder of parquet/CSV/JSON files."""
+    from datasets import load_dataset
+
+    if os.path.isdir(path):
+        if _is_audiofolder(path):
+            dataset = load_dataset("audiofolder", data_dir=path, split=split, **load_kwargs)
+        else:
+            dataset = load_dataset(path, split=split, **load_kwargs)
+        return dataset.to_iterable_dataset(num_shards=min(num_shards, max(1, len(dataset))))
+    dataset = load_dataset(path, split=split, streaming=streaming, **load_kwargs)
+    return dataset if streaming else dataset.to_iterable_dataset(num_shards=num_shards)
+
+
+def _is_audiofolder(path: str) -> bool:
+    for _, _, files in os.walk(path):
+        if any(f in ("metadata.jsonl", "metadata.csv") for f in files):
+            return True
+        if any(f.endswith((".parquet", ".arrow")) for f in files):
+            return False
+    return True
+
+
+class WindowSampler:
+    """Batched-map function that turns rows into training examples (picklable, so it runs in DataLoader workers).
+
+    `window_seconds=None` keeps the audio undecoded (text-only streams, e.g. to inspect a mixture)."""
+
+    def __init__(
+        self,
+        source: TextSource,
+        audio_column: str,
+        sampling_rate: int = 16000,
+        window_seconds: float | None = 10.24,
+        clip_offset: float = 0.0,
+        clip_seconds: float | None = None,
+        short_clips: str = "pad",
+        seed: int = 0,
+    ):
+        if short_clips not in ("pad", "skip"):
+            raise ValueError(f"short_clips must be 'pad' or 'skip', got {short_clips!r}.")
+        self.source = source
+        self.audio_column = audio_column
+        self.sampling_rate = sampling_rate
+        self.window_seconds = window_seconds
+        self.clip_offset = clip_offset
+        self.clip_seconds = clip_seconds
+        self.short_clips = short_clips
+        self.seed = seed
+        self.rng: np.random.Generator | None = None
+
+    def _skip(self, out: dict[str, list], reason: str, where: str, detail: str = "") -> None:
+        logger.warning(
+            f"Skipping a record of source {self.source.name!r} ({reason}): {where}{': ' + detail if detail else ''}"
+        )
+        self._append(out, None, None, reason)
+
+    def _append(self, out: dict[str, list], samples, text: str | None, skipped: str | None = None) -> None:
+        out["audio"].append(samples)
+        out["text"].append(text)
+        out["source"].append(self.source.name)
+        for reason in SKIP_REASONS:
+            out[f"skipped_{reason}"].append(int(reason == skipped))
+
+    def _texts(self, row: dict) -> list[str]:
+        texts: list[str] = []
+        for column in self.source.text_columns:
+            value = row.get(column)
+            values = value if isinstance(value, list) else [value]
+            texts.extend(v.strip() for v in values if isinstance(v, str) and v.strip())
+        if self.source.clean == "rules":
+            texts = [c for c in map(clean_short_form, texts) if c]
+        if texts and self.source.keep is not None:
+            texts = [t for t, ok in zip(texts, self.source.keep(texts)) if ok]
+        return texts
+
+    def _window(self, audio: Any) -> np.ndarray:
+        """Decode one random window (only that time range) as mono float32 at `sampling_rate`."""
+        from torchcodec.decoders import AudioDecoder
+
+        source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
+        if source is None:
+            raise ValueError("no audio bytes or path")
+        decoder = AudioDecoder(source, sample_rate=self.sampling_rate, num_channels=1)
+        duration = decoder.metadata.duration_seconds
+        window = self.window_seconds
+        start, stop = 0.0, duration
+        if duration is not None:
+            if duration <= 0:
+                raise ValueError("empty audio (0 seconds)")
+            if self.clip_seconds is not None and duration >= self.clip_offset + window:
+                # Paper-style clip (e.g. the 30 s from second 30), when the recording is long enough.
+                start, stop = self.clip_offset, min(duration, self.clip_offset + self.clip_seconds)
+            room = max(0.0, stop - start - window)
+            start += float(self.rng.uniform(0.0, room)) if room > 0 else 0.0
+        samples = decoder.get_samples_played_in_range(start, start + window).data[0].numpy()
+        if samples.size == 0:
+            raise ValueError("no samples decoded")
+        return samples
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        if self.rng is None:  # seeded per process: DataLoader workers each get their own stream of draws
+            worker = torch.utils.data.get_worker_info()
+            self.rng = np.random.default_rng([self.seed, worker.id if worker else 0, os.getpid()])
+        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+        out: dict[str, list] = {"audio": [], "text": [], "source": [], **{f"skipped_{r}": [] for r in SKIP_REASONS}}
+        want = int(round((self.window_seconds or 0) * self.sampling_rate))
+        for row in rows:
+            audio = row.get(self.audio_column)
+            where = (audio.get("path") if isinstance(audio, dict) else None) or str(row.get("recording_id", "a row"))
+            texts = self._texts(row)
+            if not texts:
+                self._skip(out, "no_text", where)
+                continue
+            samples = None
+            if self.window_seconds is not None:
+                try:
+                    samples = self._window(audio)
+                except Exception as error:  # torchcodec raises RuntimeError/ValueError for corrupt or empty files
+                    self._skip(out, "undecodable", where, str(error).splitlines()[0][:200])
+                    continue
+                if len(samples) < want:
+                    if self.short_clips == "skip":
+                        self._skip(out, "too_short", where, f"{len(samples) / self.sampling_rate:.2f} s")
+                        continue
+                    samples = np.pad(samples, (0, want - len(samples)))
+                samples = samples[:want].astype(np.float32, copy=False)
+            self._append(out, samples, texts[int(self.rng.integers(len(texts)))])
+        return out
+
+
+def is_example(example: dict) -> bool:
+    """False for the markers that stand in for skipped records."""
+    return example.get("text") is not None
+
+
+def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sampler_kwargs):
+    """One source's examples from an `IterableDataset` of rows."""
+    from datasets import Audio
+
+    features = dataset.features
+    if features is not None and isinstance(features.get(audio_column), Audio):
+        dataset = dataset.cast_column(audio_column, Audio(decode=False))  # we decode one window ourselves
+    missing = [c for c in [audio_column, *source.text_columns] if features is not None and c not in features]
+    if missing:
+        raise ValueError(f"The dataset has no column(s) {missing} (columns: {sorted(features or {})}).")
+    sampler = WindowSampler(source, audio_column, **sampler_kwargs)
+    columns = list(features) if features is not None else None
+    # Declared output features keep the stream "typed": windows stay numpy arrays through interleave_datasets
+    # (inferred features would re-encode each window as a Python list).
+    return dataset.map(sampler, batched=True, batch_size=8, remove_columns=columns, features=EXAMPLE_FEATURES)
+
+
+def mix_sources(streams: dict[str, Any], proportions: dict[str, float], seed: int = 0):
+    """Interleave source streams so each contributes its share of the examples (paper: fixed proportions)."""
+    from datasets import interleave_datasets
+
+    names = list(streams)
+    weights = np.array([float(proportions[name]) for name in names])
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"Source proportions must be non-negative with a positive sum, got {proportions}.")
+    return interleave_datasets(
+        [streams[name] for name in names],
+        probabilities=(weights / weights.sum()).tolist(),
+        seed=seed,
+        stopping_strategy="all_exhausted",
+    )
+
+
+def build_training_stream(
+    path_or_dataset,
+    sources: Sequence[TextSource] | None = None,
+    split: str = "train",
+    audio_column: str = "audio",
+    sampling_rate: int = 16000,
+    window_seconds: float | None = 10.24,
+    clip_offset: float = 0.0,
+    clip_seconds: float | None = None,
+    short_clips: str = "pad",
+    shuffle_buffer: int = 1000,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    streaming: bool = True,
+    num_shards: int = 8,
+):
+    """The whole training stream: load (or take) the dataset, shuffle rows in a buffer, split by node for
+    multi-process training, draw a window and a text per row for each source, and mix the sources by weight.
+    Call `.set_epoch(epoch)` on the result to reshuffle each epoch."""
+    from datasets.distributed import split_dataset_by_node
+
+    sources = list(sources or default_sources())
+    if isinstance(path_or_dataset, str):
+        rows = load_audio_text_dataset(path_or_dataset, split=split, streaming=streaming, num_shards=num_shards)
+    else:
+        rows = path_or_dataset
+    if world_size > 1:
+        rows = split_dataset_by_node(rows, rank=rank, world_size=world_size)
+    rows = rows.shuffle(seed=seed, buffer_size=shuffle_buffer)
+    sampler_kwargs = dict(
+        sampling_rate=sampling_rate,
+        window_seconds=window_seconds,
+        clip_offset=clip_offset,
+        clip_seconds=clip_seconds,
+        short_clips=short_clips,
+    )
+    streams = {
+        source.name: source_stream(rows, source, audio_column, seed=seed + i, **sampler_kwargs)
+        for i, source in enumerate(sources)
+    }
+    if len(streams) == 1:
+        return next(iter(streams.values()))
+    return mix_sources(streams, {s.name: s.weight for s in sources}, seed=seed)
+
+
+class MuLanCollator:
+    """Collate examples into model inputs with `MuLanProcessor`; also returns `sources` and `skipped` (the bad
+    records among this batch's rows, by reason) for the training loop to log. A batch made only of skipped records
+    holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
+
+    def __init__(self, processor, max_text_length: int = 64):
+        self.processor = processor
+        self.max_text_length = max_text_length
+
+    def __call__(self, examples: list[dict]) -> dict:
+        skipped = {r: int(sum(e[f"skipped_{r}"] for e in examples)) for r in SKIP_REASONS}
+        examples = [e for e in examples if is_example(e)]
+        if not examples:
+            return {"skipped": skipped, "sources": []}
+        batch = self.processor(
+            text=[e["text"] for e in examples],
+            audio=[np.asarray(e["audio"], dtype=np.float32) for e in examples],
+            sampling_rate=self.processor.feature_extractor.sampling_rate,
+            windows="first",
+            max_length=self.max_text_length,
+            return_tensors="pt",
+        )
+        return {**batch, "sources": [e["source"] for e in examples], "skipped": skipped}

@@ -1,0 +1,384 @@
+"""The embedded corpus, training streams from any dataset, the source mixture, text filtering and bad records."""
+
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLING_RATE
+from datasets import Audio, Dataset, load_dataset
+
+from mulan_hf import MuLanFeatureExtractor, MuLanProcessor
+from mulan_hf.data.corpus import COMMENTS, make_corpus, make_recording
+from mulan_hf.data.music import INSTRUMENTS, STYLES, PieceGenerator
+from mulan_hf.data.streams import (
+    MuLanCollator,
+    TextSource,
+    WindowSampler,
+    build_training_stream,
+    default_sources,
+)
+from mulan_hf.data.synthesis import write_wav
+from mulan_hf.data.text_filter import (
+    MusicTextClassifier,
+    clean_short_form,
+    filter_text_column,
+    labelled_sentences,
+    train_music_text_classifier,
+)
+
+SECONDS = 6.0
+WINDOW = 2.0
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    make_corpus(out, num_recordings=30, seed=7, seconds=SECONDS, workers=1, progress=False)
+    return out
+
+
+def encode_flac(path: Path, audio: np.ndarray) -> None:
+    from torchcodec.encoders import AudioEncoder
+
+    AudioEncoder(torch.from_numpy(audio.astype(np.float32)).unsqueeze(0), sample_rate=SAMPLING_RATE).to_file(str(path))
+
+
+# ------------------------------------------------------------------------------------------------------- corpus
+
+
+def test_corpus_is_an_audiofolder_with_fixed_splits(corpus_dir):
+    corpus = load_dataset("audiofolder", data_dir=str(corpus_dir))
+    assert {split: len(corpus[split]) for split in corpus} == {"train": 24, "validation": 3, "test": 3}
+    for column in ("short_form", "long_form", "playlist", "ontology", "instruments", "style", "tempo", "mode"):
+        assert column in corpus["train"].column_names
+    decoded = corpus["test"][0]["audio"].get_all_samples()
+    assert decoded.sample_rate == SAMPLING_RATE and decoded.data.shape == (1, int(SECONDS * SAMPLING_RATE))
+    ids = {split: set(corpus[split]["recording_id"]) for split in corpus}
+    assert not (ids["train"] & ids["test"]) and not (ids["train"] & ids["validation"])
+    assert ids["test"] == {f"rec-{i:06d}" for i in range(30) if i % 10 == 9}
+    streamed = load_dataset("audiofolder", data_dir=str(corpus_dir), split="validation", streaming=True)
+    assert sorted(row["recording_id"] for row in streamed) == sorted(ids["validation"])
+    summary = json.loads((corpus_dir / "corpus.json").read_text())
+    assert summary["num_recordings"] == 30 and summary["render_seconds"] > 0
+
+
+def test_corpus_is_deterministic(corpus_dir):
+    again = make_recording(4, seed=7, seconds=SECONDS)
+    rows = [json.loads(line) for line in (corpus_dir / "train" / "metadata.jsonl").read_text().splitlines()]
+    assert next(r for r in rows if r["recording_id"] == "rec-000004") == again.metadata
+    from torchcodec.decoders import AudioDecoder
+
+    stored = AudioDecoder(str(corpus_dir / "train" / "rec-000004.flac")).get_all_samples().data[0].numpy()
+    np.testing.assert_allclose(stored, again.audio, atol=1 / 2**15)  # 16-bit FLAC
+    assert make_recording(4, seed=8, seconds=SECONDS).metadata != again.metadata
+
+
+def test_music_generator_is_varied():
+    pieces = [PieceGenerator(seed).make(8.0)[1] for seed in range(400)]
+    heard = collections.Counter(i for p in pieces for i in p.instruments)
+    programs = {INSTRUMENTS[i][0] for i in heard if i != "drums"}
+    families = {INSTRUMENTS[i][1] for i in heard if i != "drums"}
+    assert len(programs) >= 16
+    assert {"keyboard", "plucked", "bowed", "brass", "reed", "pipe", "synth", "percussion"} <= families
+    assert "drums" in heard
+    assert {p.style for p in pieces} == {s.name for s in STYLES}
+    assert {p.mode for p in pieces} == {"major", "minor"} and {p.meter for p in pieces} == {"3/4", "4/4"}
+    assert {p.tempo for p in pieces} == {"slow", "moderate", "fast"}
+    assert {p.ensemble for p in pieces} == {"solo", "duo", "trio", "band"}
+    assert {p.dynamics for p in pieces} == {"soft", "medium", "loud"}
+    assert {p.register for p in pieces} == {"low", "middle", "high"}
+    assert len({p.key for p in pieces}) == 24
+
+
+def test_annotations_imitate_the_papers_sources():
+    metadata = [make_recording(i, seed=3, seconds=1.0).metadata for i in range(60)]
+    short = [t for m in metadata for t in m["short_form"]]
+    long_form = [t for m in metadata for t in m["long_form"]]
+    assert any(t.startswith("CAT-") for t in short) and any(t.isdigit() for t in short)  # realistic noise
+    tagged = [i in m["short_form"] for m in metadata for i in m["instruments"]]
+    assert 0.7 < np.mean(tagged) < 1.0  # instruments are usually, not always, tagged
+    comments = [t for t in long_form if t in COMMENTS]
+    assert 0.1 < len(comments) / len(long_form) < 0.5
+    assert len({t for t in long_form if t not in COMMENTS}) > 100  # many phrasings
+    assert all(m["playlist"] and m["ontology"] for m in metadata)
+    assert all("Music" in m["ontology"] for m in metadata)
+    drums = [m for m in metadata if "drums" in m["instruments"]]
+    assert drums and all("Drum kit" in m["ontology"] for m in drums)
+
+
+# ------------------------------------------------------------------------------------------------------ streams
+
+
+class FixedStart:
+    """A stand-in random generator whose window always starts `start` seconds in (to check what is decoded)."""
+
+    def __init__(self, start: float):
+        self.start = start
+
+    def uniform(self, low: float, high: float) -> float:
+        return min(self.start, high)
+
+    def integers(self, n: int) -> int:
+        return 0
+
+
+def test_only_the_sampled_window_is_decoded(tmp_path):
+    ramp = np.linspace(0.0, 0.9, 20 * SAMPLING_RATE, dtype=np.float32)  # the sample value tells its time
+    encode_flac(tmp_path / "ramp.flac", ramp)
+    sampler = WindowSampler(TextSource("t", ["text"]), "audio", window_seconds=WINDOW)
+    sampler.rng = FixedStart(5.0)
+    window = sampler._window({"path": str(tmp_path / "ramp.flac"), "bytes": None})
+    assert len(window) == WINDOW * SAMPLING_RATE
+    np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
+
+
+def test_paper_clip_extraction_and_random_windows(tmp_path):
+    ramp = np.linspace(0.0, 0.7, 70 * SAMPLING_RATE, dtype=np.float32)  # 0.01 per second
+    encode_flac(tmp_path / "long.flac", ramp)
+    rows = Dataset.from_dict({"audio": [str(tmp_path / "long.flac")] * 40, "text": [["a", "b", "c"]] * 40})
+    rows = rows.cast_column("audio", Audio()).to_iterable_dataset()
+    stream = build_training_stream(
+        rows, [TextSource("t", ["text"])], window_seconds=WINDOW, clip_offset=30.0, clip_seconds=30.0, shuffle_buffer=1
+    )
+    examples = list(stream)
+    starts = [e["audio"][0] / 0.01 for e in examples]
+    assert all(29.9 <= s <= 58.1 for s in starts)  # inside the 30 s clip from second 30
+    assert np.std(starts) > 3  # random windows
+    assert {e["text"] for e in examples} == {"a", "b", "c"}  # random texts
+
+
+def test_mixture_draws_sources_in_proportion():
+    rows = Dataset.from_dict(
+        {
+            "audio": [None] * 500,
+            "short_form": [["rock", "fast"]] * 500,
+            "long_form": [["A fast rock song with loud guitars."]] * 500,
+            "playlist": [["Rock for running"]] * 500,
+            "ontology": [["Rock music"]] * 500,
+        }
+    ).to_iterable_dataset(num_shards=4)
+    stream = build_training_stream(rows, default_sources(), window_seconds=None, seed=3)
+    counts: collections.Counter = collections.Counter()
+    epoch = 0
+    while sum(counts.values()) < 10_000:
+        stream.set_epoch(epoch)
+        for example in stream:
+            counts[example["source"]] += 1
+            if sum(counts.values()) == 10_000:
+                break
+        epoch += 1
+    shares = {name: counts[name] / 10_000 for name in counts}
+    for name, expected in {"short_form": 2 / 6, "long_form": 2 / 6, "playlist": 1 / 6, "ontology": 1 / 6}.items():
+        assert abs(shares[name] - expected) < 0.02, shares
+
+
+def test_set_epoch_reshuffles_and_nodes_get_disjoint_rows(corpus_dir):
+    only_ids = [TextSource("id", ["recording_id"])]
+
+    def ids(**kwargs):
+        stream = build_training_stream(str(corpus_dir), only_ids, window_seconds=None, shuffle_buffer=100, **kwargs)
+        return [e["text"] for e in stream]
+
+    stream = build_training_stream(str(corpus_dir), only_ids, window_seconds=None, shuffle_buffer=100)
+    stream.set_epoch(0)
+    first = [e["text"] for e in stream]
+    stream.set_epoch(1)
+    second = [e["text"] for e in stream]
+    assert sorted(first) == sorted(second) and first != second
+    rank0, rank1 = ids(rank=0, world_size=2), ids(rank=1, world_size=2)
+    assert not set(rank0) & set(rank1) and sorted(rank0 + rank1) == sorted(first)
+
+
+def test_collator_batches_with_dataloader_workers(corpus_dir, tokenizer):
+    processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=200), tokenizer)
+    stream = build_training_stream(str(corpus_dir), window_seconds=2.0, seed=1)
+    loader = torch.utils.data.DataLoader(stream, batch_size=8, collate_fn=MuLanCollator(processor), num_workers=2)
+    batches = [batch for _, batch in zip(range(6), loader)]
+    assert len(batches) == 6
+    for batch in batches:
+        assert batch["input_features"].shape == (8, 1, 200, 32)
+        assert batch["window_mask"].tolist() == [[1]] * 8
+        assert batch["input_ids"].shape[0] == 8 and batch["input_ids"].shape[1] <= 64
+        assert set(batch["sources"]) <= {"short_form", "long_form", "playlist", "ontology"}
+        assert set(batch["skipped"]) == {"undecodable", "too_short", "no_text"}
+    assert torch.isfinite(torch.cat([b["input_features"] for b in batches])).all()
+
+
+def make_public_layout(folder: Path, audio_column: str, text_column: str, texts: list) -> None:
+    """A local folder laid out like the Hub sets (a parquet file with an Audio column and text columns)."""
+    from mulan_hf.data.synthesis import render
+
+    files = []
+    for name, (parts, _) in corpus_module_pieces():
+        path = folder / "audio" / f"{name}.wav"
+        write_wav(path, render(parts, 3.0, SAMPLING_RATE), SAMPLING_RATE)
+        files.append(str(path))
+    data = Dataset.from_dict({audio_column: files, text_column: texts[: len(files)]}).cast_column(audio_column, Audio())
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    data.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+
+
+def corpus_module_pieces():
+    from mulan_hf.data import example_pieces
+
+    return list(example_pieces(3.0).items())
+
+
+@pytest.mark.parametrize(
+    ("audio_column", "text_column", "texts"),
+    [
+        (
+            "path",
+            "caption",
+            ["A slow piano ballad.", "Rock drums.", "A violin melody.", "Brass band."],
+        ),  # song-describer
+        ("audio", "texts", [["piano", "slow"], ["drums"], ["violin", "strings"], ["brass", "band"]]),  # lp-music-caps
+    ],
+)
+def test_public_dataset_layouts_work_through_arguments(tmp_path, audio_column, text_column, texts):
+    make_public_layout(tmp_path, audio_column, text_column, texts)
+    stream = build_training_stream(
+        str(tmp_path), [TextSource("captions", [text_column])], audio_column=audio_column, window_seconds=WINDOW
+    )
+    examples = list(stream)
+    assert len(examples) == 4
+    flat = {t for group in texts for t in (group if isinstance(group, list) else [group])}
+    assert all(e["text"] in flat and len(e["audio"]) == WINDOW * SAMPLING_RATE for e in examples)
+
+
+def test_missing_column_is_named(corpus_dir):
+    with pytest.raises(ValueError, match=r"no column\(s\) \['caption'\]"):
+        build_training_stream(str(corpus_dir), [TextSource("c", ["caption"])])
+
+
+# -------------------------------------------------------------------------------------------------- bad records
+
+
+@pytest.fixture
+def messy_folder(tmp_path, music) -> Path:
+    folder = tmp_path / "messy" / "train"
+    folder.mkdir(parents=True)
+    rows = []
+    for name in ("piano_ballad", "rock_drums", "violin_melody"):
+        encode_flac(folder / f"{name}.flac", music[name])
+        rows.append({"file_name": f"{name}.flac", "caption": [f"a {name.replace('_', ' ')}"]})
+    (folder / "corrupt.flac").write_bytes(b"fLaC" + np.random.default_rng(0).bytes(5000))
+    rows.append({"file_name": "corrupt.flac", "caption": ["broken"]})
+    (folder / "empty.flac").write_bytes(b"")
+    rows.append({"file_name": "empty.flac", "caption": ["nothing"]})
+    encode_flac(folder / "textless.flac", music["brass_band"])
+    rows.append({"file_name": "textless.flac", "caption": []})
+    encode_flac(folder / "short.flac", music["brass_band"][: SAMPLING_RATE // 2])
+    rows.append({"file_name": "short.flac", "caption": ["a short brass stab"]})
+    with open(folder / "metadata.jsonl", "w") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
+    return folder.parent
+
+
+@pytest.mark.parametrize(("short_clips", "kept", "too_short"), [("pad", 4, 0), ("skip", 3, 1)])
+def test_bad_records_are_skipped_counted_and_reported(messy_folder, tokenizer, short_clips, kept, too_short):
+    sources = [TextSource("caption", ["caption"])]
+    stream = build_training_stream(str(messy_folder), sources, window_seconds=WINDOW, short_clips=short_clips)
+    processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=200), tokenizer)
+    loader = torch.utils.data.DataLoader(stream, batch_size=2, collate_fn=MuLanCollator(processor), num_workers=2)
+    batches = list(loader)  # no crash
+    assert sum(len(b["sources"]) for b in batches) == kept
+    assert all(b["input_features"].shape[0] == len(b["sources"]) for b in batches if b["sources"])
+    skipped = collections.Counter()
+    for batch in batches:
+        skipped.update(batch["skipped"])
+    assert dict(skipped) == {"undecodable": 2, "too_short": too_short, "no_text": 1}
+    if short_clips == "pad":
+        short = [
+            e
+            for e in build_training_stream(str(messy_folder), sources, window_seconds=WINDOW)
+            if e["text"] == "a short brass stab"
+        ]
+        assert len(short) == 1 and len(short[0]["audio"]) == WINDOW * SAMPLING_RATE
+        assert np.all(np.asarray(short[0]["audio"][SAMPLING_RATE // 2 + 400 :]) == 0)
+
+
+def test_bad_records_are_logged_with_their_path(messy_folder, caplog):
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging
+
+    from mulan_hf.data import streams
+
+    with CaptureLogger(logging.get_logger(streams.__name__)) as captured:
+        list(build_training_stream(str(messy_folder), [TextSource("caption", ["caption"])], window_seconds=WINDOW))
+    assert "corrupt.flac" in captured.out and "empty.flac" in captured.out and "no_text" in captured.out
+
+
+# ---------------------------------------------------------------------------------------------- text filtering
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Midnight Train (Official Video)", "Midnight Train"),
+        ("#bossanova", "bossanova"),
+        ("chill beats 🎧✨", "chill beats"),
+        ("check https://example.com/x now", "check now"),
+        ("CAT-4821", None),
+        ("2016", None),
+        ("HD", None),
+        ("a", None),
+        ("x" * 80, None),
+        ("Summer Dreams [Lyrics] [HD]", "Summer Dreams"),
+        ("jazz", "jazz"),
+    ],
+)
+def test_short_form_rules(raw, clean):
+    assert clean_short_form(raw) == clean
+
+
+def test_labelled_set_is_balanced_hand_written_and_not_from_the_corpus():
+    rows = labelled_sentences()
+    labels = collections.Counter(label for _, label in rows)
+    assert len(rows) >= 300 and abs(labels[0] - labels[1]) <= 0.1 * len(rows)
+    sentences = {s for s, _ in rows}
+    assert len(sentences) == len(rows)
+    assert not sentences & set(COMMENTS)
+    corpus_sentences = {s for i in range(200) for s in make_recording(i, seed=5, seconds=0.2).metadata["long_form"]}
+    assert not sentences & corpus_sentences
+
+
+@pytest.fixture(scope="session")
+def text_classifier(tmp_path_factory) -> tuple[MusicTextClassifier, dict]:
+    out = tmp_path_factory.mktemp("text-filter")
+    metrics = train_music_text_classifier(out, epochs=4)
+    return MusicTextClassifier.from_pretrained(out), metrics
+
+
+def test_text_classifier_learns_music_descriptions(text_classifier):
+    classifier, metrics = text_classifier
+    assert metrics["validation_accuracy"] >= 0.9, metrics
+    metadata = [make_recording(i, seed=11, seconds=0.5).metadata for i in range(40)]
+    sentences = [s for m in metadata for s in m["long_form"]]
+    is_comment = np.array([s in COMMENTS for s in sentences])
+    kept = np.array(classifier.keep(sentences))
+    assert kept[is_comment].mean() <= 0.1  # comments dropped
+    assert kept[~is_comment].mean() >= 0.9  # descriptions kept
+
+
+def test_filtering_a_dataset_reports_counts(text_classifier, corpus_dir):
+    classifier, _ = text_classifier
+    train = load_dataset("audiofolder", data_dir=str(corpus_dir), split="train")
+    filtered, report = filter_text_column(train, "long_form", classifier.keep)
+    total = sum(len(x) for x in train["long_form"])
+    comments = sum(s in COMMENTS for x in train["long_form"] for s in x)
+    assert report.kept + report.dropped == total
+    assert abs(report.dropped - comments) <= 0.1 * total
+    assert sum(s in COMMENTS for x in filtered["long_form"] for s in x) <= 0.1 * comments + 1
+    assert len(filtered) == len(train) - report.rows_without_text
+    assert "kept" in str(report)
+
+
+def test_a_source_can_be_filtered_by_the_classifier(text_classifier, corpus_dir):
+    classifier, _ = text_classifier
+    sources = [TextSource("long_form", ["long_form"], keep=classifier.keep)]
+    texts = [e["text"] for e in build_training_stream(str(corpus_dir), sources, window_seconds=None)]
+    assert texts and sum(t in COMMENTS for t in texts) <= 1
