@@ -298,7 +298,8 @@ pretty_name: mulan-hf embedded music-text corpus
 # mulan-hf embedded corpus
 
 {summary["num_recordings"]} recordings of {summary["seconds"]:g} s at {summary["sampling_rate"]} Hz, composed
-procedurally (seed {summary["seed"]}) and rendered with the General-MIDI SoundFont TimGM6mb.sf2. Splits: {summary["splits"]}.
+procedurally (seed {summary["seed"]}) and rendered with the General-MIDI SoundFont TimGM6mb.sf2.
+Splits: {summary["splits"]}.
 
 Text columns imitate MuLan's sources: `short_form` (tags, with noise such as titles and catalogue numbers),
 `long_form` (sentences, with non-descriptive comments mixed in), `playlist` (playlist titles), `ontology`
