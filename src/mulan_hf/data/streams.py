@@ -104,6 +104,17 @@ def _is_audiofolder(path: str) -> bool:
     return True
 
 
+def open_audio(source: Any, sampling_rate: int):
+    """A torchcodec decoder yielding mono audio at `sampling_rate`; FFmpeg's resampler/downmixer is only set up
+    when the file needs it (measured: it costs about a sixth of a 10 s window's decode otherwise)."""
+    from torchcodec.decoders import AudioDecoder
+
+    decoder = AudioDecoder(source)
+    if decoder.metadata.sample_rate == sampling_rate and decoder.metadata.num_channels == 1:
+        return decoder
+    return AudioDecoder(source, sample_rate=sampling_rate, num_channels=1)
+
+
 class WindowSampler:
     """Batched-map function that turns rows into training examples (picklable, so it runs in DataLoader workers).
 
@@ -159,12 +170,10 @@ class WindowSampler:
 
     def _window(self, audio: Any) -> np.ndarray:
         """Decode one random window (only that time range) as mono float32 at `sampling_rate`."""
-        from torchcodec.decoders import AudioDecoder
-
         source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
         if source is None:
             raise ValueError("no audio bytes or path")
-        decoder = AudioDecoder(source, sample_rate=self.sampling_rate, num_channels=1)
+        decoder = open_audio(source, self.sampling_rate)
         duration = decoder.metadata.duration_seconds
         window = self.window_seconds
         start, stop = 0.0, duration
