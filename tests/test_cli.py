@@ -59,3 +59,35 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2, "the README starts with the main-job and test commands"
     assert commands[0].endswith("mulan-hf demo")
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_make_corpus_command(tmp_path):
+    result = subprocess.run(
+        [
+            *mulan_hf_command(),
+            "make-corpus",
+            "--out",
+            str(tmp_path),
+            "--num-recordings",
+            "10",
+            "--seconds",
+            "2",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Wrote 10 recordings" in result.stdout and "recordings/s" in result.stdout
+    assert len(list((tmp_path / "train").glob("*.flac"))) == 8
+    assert "Rendering corpus" in result.stderr  # the progress bar
+    for job in ("make-corpus", "train-text-filter"):
+        help_text = subprocess.run([*mulan_hf_command(), job, "--help"], capture_output=True, text=True, check=True)
+        assert "--out" in help_text.stdout
+
+
+def test_make_corpus_rejects_zero_recordings(tmp_path, capsys):
+    assert main(["make-corpus", "--out", str(tmp_path), "--num-recordings", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
