@@ -97,6 +97,130 @@ def run_train_text_filter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model_and_processor(model_dir: str):
+    from mulan_hf import MuLanModel, MuLanProcessor
+
+    return MuLanModel.from_pretrained(model_dir).eval(), MuLanProcessor.from_pretrained(model_dir)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from mulan_hf.evaluation import (
+        DEFAULT_TEMPLATES,
+        load_captions,
+        load_corpus_tagging,
+        load_magnatagatune,
+        load_tagging_dataset,
+        ontology_triplets,
+        text_to_music_retrieval,
+        text_triplets,
+        write_report,
+        zero_shot_tagging,
+    )
+
+    model, processor = _load_model_and_processor(args.model)
+    templates = DEFAULT_TEMPLATES if args.template_ensemble else ("{}",)
+    common = {"batch_size": args.batch_size, "cache_dir": args.cache_dir}
+    jobs = []  # (what, thunk): each evaluation runs on its own, so one unusable set does not stop the others
+    if args.corpus:
+        columns = tuple(c.strip() for c in args.corpus_labels.split(",") if c.strip())
+        for name, tagging_set in load_corpus_tagging(args.corpus, columns, split=args.split).items():
+            jobs.append(
+                (f"corpus {name}", lambda s=tagging_set: zero_shot_tagging(model, processor, s, templates, **common))
+            )
+        jobs.append(
+            (
+                "corpus retrieval",
+                lambda: text_to_music_retrieval(
+                    model,
+                    processor,
+                    *load_captions(args.corpus, "long_form", split=args.split),
+                    name="corpus-long-form",
+                    **common,
+                ),
+            )
+        )
+    if args.magnatagatune:
+        jobs.append(
+            (
+                "MagnaTagATune",
+                lambda: zero_shot_tagging(
+                    model,
+                    processor,
+                    load_magnatagatune(args.magnatagatune, args.magnatagatune_tags, "test"),
+                    templates,
+                    **common,
+                ),
+            )
+        )
+    if args.dataset:
+        if not args.tags_column:
+            print("error: --dataset needs --tags-column.", file=sys.stderr)
+            return 2
+        jobs.append(
+            (
+                args.dataset,
+                lambda: zero_shot_tagging(
+                    model,
+                    processor,
+                    load_tagging_dataset(args.dataset, args.tags_column, args.audio_column, args.split),
+                    templates,
+                    **common,
+                ),
+            )
+        )
+    if args.ontology:
+        jobs.append(
+            (
+                "ontology triplets",
+                lambda: text_triplets(model, processor.tokenizer, ontology_triplets(args.ontology), name="ontology"),
+            )
+        )
+    reports = []
+    for what, job in jobs:
+        try:
+            reports.append(job())
+        except ValueError as error:
+            print(f"skipped {what}: {error}", file=sys.stderr)
+    if not reports:
+        print("error: nothing to evaluate: give --corpus, --magnatagatune, --dataset or --ontology.", file=sys.stderr)
+        return 2
+    out = Path(args.out or Path(args.model) / "evaluation")
+    path = write_report(reports, out, title=f"MuLan evaluation of {args.model}")
+    for report in reports:
+        m = report.metrics
+        headline = (
+            f"ROC-AUC {m['macro_roc_auc']:.3f} mAP {m['macro_average_precision']:.3f}"
+            if "macro_roc_auc" in m
+            else f"ROC-AUC {m['roc_auc']:.3f} mAP {m['mean_average_precision']:.3f} R@10 {m['recall_at']['10']:.3f}"
+            if "recall_at" in m
+            else f"accuracy {m['accuracy']:.3f} (baseline {m['baseline_accuracy']:.3f})"
+        )
+        print(f"{report.task:<24} {report.dataset:<28} {headline}")
+    print(f"Report: {path}")
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from datasets import load_dataset
+
+    from mulan_hf.evaluation import build_faiss_index, embed_audio, embed_texts, search
+
+    model, processor = _load_model_and_processor(args.model)
+    dataset = load_dataset("audiofolder", data_dir=args.corpus, split=args.split)
+    keep = tuple(c for c in ("recording_id", "style", "instruments") if c in dataset.column_names)
+    embeddings = embed_audio(model, processor.feature_extractor, dataset, keep_columns=keep, cache_dir=args.cache_dir)
+    index = build_faiss_index(embeddings)
+    query = embed_texts(model, processor.tokenizer, [args.query])[0]
+    for rank, hit in enumerate(search(index, query, k=args.k), start=1):
+        details = " ".join(
+            str(hit[c]) if not isinstance(hit[c], list) else ", ".join(hit[c])
+            for c in ("style", "instruments")
+            if c in hit
+        )
+        print(f"{rank:>2}. {hit['score']:.3f}  {hit.get('recording_id', hit['row'])}  {details}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mulan-hf",
@@ -155,6 +279,50 @@ def build_parser() -> argparse.ArgumentParser:
     text_filter.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
     text_filter.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     text_filter.set_defaults(func=run_train_text_filter)
+
+    evaluate = jobs.add_parser(
+        "evaluate",
+        help="the paper's evaluations on local data, with a JSON + Markdown report and plots",
+        description=(
+            "Zero-shot tagging (macro ROC-AUC and mAP per label set), text-to-music retrieval (ROC-AUC, mAP, "
+            "R@1/5/10, median rank) and text triplets (accuracy against a mean-pooled MiniLM baseline) for a saved "
+            "MuLan. Embeddings are cached per (model, dataset) in --cache-dir. The report goes to --out "
+            "(default MODEL/evaluation). For linear probes use mulan_hf.evaluation.linear_probe."
+        ),
+    )
+    evaluate.add_argument("--model", required=True, help="a saved MuLan folder (model + processor)")
+    evaluate.add_argument("--corpus", help="an embedded corpus folder (zero-shot per label column, retrieval)")
+    evaluate.add_argument(
+        "--corpus-labels",
+        default="instruments,tempo,mode,style",
+        help="corpus label columns to tag (default: instruments,tempo,mode,style)",
+    )
+    evaluate.add_argument("--magnatagatune", help="MagnaTagATune root (annotations_final.csv + mp3 folders)")
+    evaluate.add_argument("--magnatagatune-tags", default="top50", choices=("top50", "all188"))
+    evaluate.add_argument("--dataset", help="any dataset (Hub id or folder) with an audio and a tags column")
+    evaluate.add_argument("--tags-column", help="the tags column of --dataset")
+    evaluate.add_argument("--audio-column", default="audio", help="the audio column of --dataset (default audio)")
+    evaluate.add_argument("--ontology", help="AudioSet ontology JSON for the text-triplet evaluation")
+    evaluate.add_argument("--split", default="test", help="split to evaluate (default test)")
+    evaluate.add_argument("--template-ensemble", action="store_true", help="average several prompt templates")
+    evaluate.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
+    evaluate.add_argument("--cache-dir", default=None, help="where embeddings are cached (default: no cache)")
+    evaluate.add_argument("--out", default=None, help="report folder (default MODEL/evaluation)")
+    evaluate.set_defaults(func=run_evaluate)
+
+    search_job = jobs.add_parser(
+        "search",
+        help="text-to-music search over a corpus with a FAISS index",
+        description="Embeds the corpus split once (cached with --cache-dir), indexes it with FAISS through "
+        "datasets, and prints the clips nearest to the text query.",
+    )
+    search_job.add_argument("query", help='the text query, e.g. "calm solo piano"')
+    search_job.add_argument("--model", required=True, help="a saved MuLan folder (model + processor)")
+    search_job.add_argument("--corpus", required=True, help="an audiofolder corpus")
+    search_job.add_argument("--split", default="test", help="split to search (default test)")
+    search_job.add_argument("-k", type=int, default=5, help="results to show (default 5)")
+    search_job.add_argument("--cache-dir", default=None, help="where embeddings are cached")
+    search_job.set_defaults(func=run_search)
     return parser
 
 
