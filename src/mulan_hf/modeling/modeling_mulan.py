@@ -297,10 +297,13 @@ class MuLanModel(MuLanPreTrainedModel):
         pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
 
         window_embeds = F.normalize(self.audio_projection(pooled), dim=-1)
-        all_window_embeds = window_embeds.new_zeros(batch_size * num_windows, window_embeds.shape[-1])
-        all_window_embeds[valid] = window_embeds
-        all_tokens = tokens.new_zeros(batch_size * num_windows, *tokens.shape[1:])
-        all_tokens[valid] = tokens
+        if bool(valid.all()):
+            all_window_embeds, all_tokens = window_embeds, tokens
+        else:  # padding windows get zero embeddings (excluded from the mean) and zero states
+            all_window_embeds = window_embeds.new_zeros(batch_size * num_windows, window_embeds.shape[-1])
+            all_window_embeds[valid] = window_embeds
+            all_tokens = tokens.new_zeros(batch_size * num_windows, *tokens.shape[1:])
+            all_tokens[valid] = tokens
 
         clip_embeds = average_window_embeddings(all_window_embeds.view(batch_size, num_windows, -1), window_mask)
         return BaseModelOutputWithPooling(
