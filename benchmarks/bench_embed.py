@@ -7,7 +7,11 @@ FLOPs per clip come from torch's FLOP counter; the machine's fp32 matmul peak is
 2048^2 matmul timed in every round next to the models), so MFU = FLOPs/clip x clips/s / peak, per round, median
 over rounds. Targets: >= 60 % MFU at batch >= 8 and >= 2.5x lucidrains'
 clips/s. musiclm-pytorch imports fairseq (for a wav2vec feature the audio tower does not use), whose 0.12 release
-fails on Python 3.11; it is stubbed out for the import.
+fails on Python 3.11; it is stubbed out for the import. Install the peer apart from the project's test environment:
+
+    pip install musiclm-pytorch && pip uninstall -y fairseq hydra-core omegaconf
+
+(hydra-core 1.0, which fairseq pulls in, registers a pytest plugin that fails on Python 3.11.)
 """
 
 import argparse
