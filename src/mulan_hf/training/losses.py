@@ -1,0 +1,102 @@
+"""Contrastive losses over the global batch.
+
+With several processes, every rank gathers the audio and text embeddings of all ranks with gradients
+(`torch.distributed.nn.functional.all_gather`: its backward sums the gradient each rank computes for a shard back
+into the rank that owns it), and computes the same global loss. DistributedDataParallel then averages identical
+sums, so per-process batch 8 on 2 processes gives the loss and the gradients of one process with batch 16.
+
+Duplicate-aware: in a batch drawn from tags several pairs share a text ("rock"), and a recording can appear twice;
+such pairs are positives of each other, not negatives. They are masked out of the softmax denominators.
+"""
+
+import hashlib
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate `tensor` from every rank along dim 0 (rank order), keeping gradients; identity on one process."""
+    if not is_distributed():
+        return tensor
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(tensor.contiguous()), dim=0)
+
+
+def gather_ids(ids: torch.Tensor) -> torch.Tensor:
+    """Concatenate integer ids (no gradients) from every rank."""
+    if not is_distributed():
+        return ids
+    parts = [torch.empty_like(ids) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, ids.contiguous())
+    return torch.cat(parts)
+
+
+def text_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One int64 id per text: equal for equal token sequences (padding ignored)."""
+    ids = []
+    for i, row in enumerate(input_ids.tolist()):
+        length = int(attention_mask[i].sum()) if attention_mask is not None else len(row)
+        ids.append(string_id(" ".join(map(str, row[:length]))))
+    return torch.tensor(ids, dtype=torch.long, device=input_ids.device)
+
+
+def string_id(value: str) -> int:
+    """A stable 63-bit id of a string (for recording ids and texts)."""
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def positive_mask(text_group: torch.Tensor | None, audio_group: torch.Tensor | None, size: int, device) -> torch.Tensor:
+    """(size, size) boolean: pairs that are positives of each other (the diagonal, equal texts, equal recordings)."""
+    mask = torch.eye(size, dtype=torch.bool, device=device)
+    for group in (text_group, audio_group):
+        if group is not None:
+            mask |= group.unsqueeze(0) == group.unsqueeze(1)
+    return mask
+
+
+def contrastive_loss(
+    audio_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    text_group: torch.Tensor | None = None,
+    audio_group: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE over the global batch. `text_group` / `audio_group` (int ids per local pair, e.g. from
+    `text_ids` and `string_id(recording_id)`) mark duplicates: a pair's duplicates are left out of its softmax
+    denominator, so identical texts or recordings are not pushed apart. Without groups: the paper's plain loss."""
+    audio_all = gather_with_grad(audio_embeds)
+    text_all = gather_with_grad(text_embeds)
+    groups = [gather_ids(g) if g is not None else None for g in (text_group, audio_group)]
+    logits = logit_scale.exp() * text_all @ audio_all.t()  # (texts, clips)
+    size = logits.shape[0]
+    positives = positive_mask(*groups, size, logits.device)
+    # Each pair's own column is the target; its other positives leave the denominator.
+    duplicates = positives & ~torch.eye(size, dtype=torch.bool, device=logits.device)
+    logits = logits.masked_fill(duplicates, float("-inf"))
+    targets = torch.arange(size, device=logits.device)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+
+
+def sigmoid_loss(
+    audio_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    logit_bias: torch.Tensor,
+    text_group: torch.Tensor | None = None,
+    audio_group: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """SigLIP's pairwise sigmoid loss over the global batch: every (text, clip) pair is a binary decision, positives
+    being the matching pairs and their duplicates."""
+    audio_all = gather_with_grad(audio_embeds)
+    text_all = gather_with_grad(text_embeds)
+    groups = [gather_ids(g) if g is not None else None for g in (text_group, audio_group)]
+    logits = logit_scale.exp() * text_all @ audio_all.t() + logit_bias
+    labels = positive_mask(*groups, logits.shape[0], logits.device).to(logits.dtype) * 2 - 1
+    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]

@@ -1,0 +1,137 @@
+"""Global-batch, duplicate-aware contrastive loss and the step-decay schedule."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mulan_hf.training import (
+    contrastive_loss,
+    positive_mask,
+    sigmoid_loss,
+    step_decay_factor,
+    step_decay_schedule,
+    string_id,
+    text_ids,
+)
+
+SCRIPT = Path(__file__).parent / "scripts" / "global_batch_step.py"
+
+
+def unit(*shape: int, seed: int = 0) -> torch.Tensor:
+    return F.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_plain_loss_is_the_papers_symmetric_infonce():
+    audio, text = unit(6, 8, seed=1), unit(6, 8, seed=2)
+    scale = torch.tensor(math.log(10.0))
+    logits = 10.0 * text @ audio.T
+    expected = (F.cross_entropy(logits, torch.arange(6)) + F.cross_entropy(logits.T, torch.arange(6))) / 2
+    torch.testing.assert_close(contrastive_loss(audio, text, scale), expected)
+
+
+def test_identical_texts_are_not_negatives_of_each_other():
+    audio = unit(4, 8, seed=3)
+    text = unit(4, 8, seed=4)
+    text[2] = text[0]  # two pairs share the text "rock"
+    groups = torch.tensor([7, 1, 7, 2])
+    scale = torch.tensor(math.log(10.0))
+    aware = contrastive_loss(audio, text, scale, text_group=groups)
+    plain = contrastive_loss(audio, text, scale)
+    assert aware < plain  # the shared text no longer counts against either pair
+
+    # Exactly the plain loss with the two cross-pairs (text 0, clip 2) and (text 2, clip 0) left out of the softmax.
+    audio_grad = audio.clone().requires_grad_(True)
+    contrastive_loss(audio_grad, text, scale, text_group=groups).backward()
+    logits = 10.0 * text @ audio.T
+    masked = logits.clone()
+    masked[0, 2] = masked[2, 0] = float("-inf")
+    expected = (F.cross_entropy(masked, torch.arange(4)) + F.cross_entropy(masked.T, torch.arange(4))) / 2
+    torch.testing.assert_close(aware, expected)
+    assert torch.isfinite(audio_grad.grad).all()
+    # ... so how similar the duplicates are no longer matters: moving clip 2 towards text 0 leaves pair 0's terms.
+    moved = audio.clone()
+    moved[2] = F.normalize(audio[2] + 2 * text[0], dim=0)
+    logits_moved = 10.0 * text @ moved.T
+    row0 = F.cross_entropy(logits.masked_fill(masked.isinf(), float("-inf"))[0:1], torch.tensor([0]))
+    row0_moved = F.cross_entropy(logits_moved.masked_fill(masked.isinf(), float("-inf"))[0:1], torch.tensor([0]))
+    torch.testing.assert_close(row0, row0_moved)
+
+
+def test_positive_mask_merges_texts_and_recordings():
+    mask = positive_mask(torch.tensor([1, 2, 1, 3]), torch.tensor([9, 9, 8, 7]), 4, "cpu")
+    assert mask.tolist() == [
+        [True, True, True, False],
+        [True, True, False, False],
+        [True, False, True, False],
+        [False, False, False, True],
+    ]
+
+
+def test_text_ids_ignore_padding_and_string_ids_are_stable():
+    ids = torch.tensor([[101, 5, 6, 102, 0], [101, 5, 6, 102, 0], [101, 5, 7, 102, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 0]] * 3)
+    groups = text_ids(ids, mask)
+    assert groups[0] == groups[1] != groups[2]
+    assert string_id("rec-000001") == string_id("rec-000001") != string_id("rec-000002")
+
+
+def test_sigmoid_loss_treats_duplicates_as_positives():
+    audio, text = unit(4, 8, seed=5), unit(4, 8, seed=6)
+    scale, bias = torch.tensor(math.log(10.0)), torch.tensor(-10.0)
+    loss = sigmoid_loss(audio, text, scale, bias)
+    logits = 10.0 * text @ audio.T - 10.0
+    labels = 2 * torch.eye(4) - 1
+    torch.testing.assert_close(loss, -F.logsigmoid(labels * logits).sum() / 4)
+    groups = torch.tensor([1, 1, 2, 3])
+    with_duplicates = sigmoid_loss(audio, text, scale, bias, text_group=groups)
+    labels[0, 1] = labels[1, 0] = 1
+    torch.testing.assert_close(with_duplicates, -F.logsigmoid(labels * logits).sum() / 4)
+
+
+def test_step_decay_schedule():
+    assert step_decay_factor(0, warmup_steps=4) == pytest.approx(0.25)
+    assert step_decay_factor(3, warmup_steps=4) == 1.0
+    assert step_decay_factor(39_999) == 1.0 and step_decay_factor(40_000) == pytest.approx(0.9)
+    assert step_decay_factor(120_000) == pytest.approx(0.9**3)
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedule = step_decay_schedule(optimizer, warmup_steps=2, decay_every=5)
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:3] == pytest.approx([5e-4, 1e-3, 1e-3]) and rates[5] == pytest.approx(9e-4)
+    assert rates[10] == pytest.approx(1e-3 * 0.81)
+    with pytest.raises(ValueError, match="decay_every"):
+        step_decay_factor(0, decay_every=0)
+
+
+def run_step(num_processes: int, out: Path) -> dict:
+    accelerate = Path(sys.executable).parent / "accelerate"
+    # accelerate 1.15 starts several CPU processes only through torch.distributed.run, which its --multi_gpu launcher
+    # uses; `--cpu --num_processes 2` alone starts one process (multi-CPU otherwise expects an MPI hostfile). The
+    # script builds Accelerator(cpu=True), so the processes run on the CPU with the gloo backend, and it checks
+    # that the launcher started the expected number of processes.
+    launcher = "--multi_gpu" if num_processes > 1 else "--cpu"
+    command = [str(accelerate), "launch", launcher, "--num_processes", str(num_processes), "--num_machines", "1"]
+    command += ["--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EXPECTED_PROCESSES": str(num_processes)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return torch.load(out)
+
+
+def test_two_processes_match_one_process_with_the_whole_batch(tmp_path):
+    one = run_step(1, tmp_path / "one.pt")
+    two = run_step(2, tmp_path / "two.pt")
+    assert (one["world_size"], two["world_size"]) == (1, 2)
+    torch.testing.assert_close(two["loss"], one["loss"], atol=1e-6, rtol=1e-5)
+    assert one["grads"].keys() == two["grads"].keys() and len(one["grads"]) > 20
+    for name in one["grads"]:
+        torch.testing.assert_close(two["grads"][name], one["grads"][name], atol=1e-6, rtol=1e-4, msg=name)
