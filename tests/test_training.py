@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -135,3 +136,87 @@ def test_two_processes_match_one_process_with_the_whole_batch(tmp_path):
     assert one["grads"].keys() == two["grads"].keys() and len(one["grads"]) > 20
     for name in one["grads"]:
         torch.testing.assert_close(two["grads"][name], one["grads"][name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+# ------------------------------------------------------------------------------------------------ training runs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run_setup(tmp_path_factory):
+    from mulan_hf.data import make_corpus
+
+    folder = tmp_path_factory.mktemp("train")
+    make_corpus(folder / "corpus", num_recordings=40, seed=2, seconds=3.0, workers=1, progress=False)
+    preset = {
+        "audio_config": {
+            "hidden_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "num_mel_bins": 32,
+            "max_length": 128,
+            "patch_size": 16,
+            "frequency_stride": 16,
+            "time_stride": 16,
+        },
+        "text_model": "packaged-minilm",
+    }
+    (folder / "preset.json").write_text(__import__("json").dumps(preset))
+    return folder
+
+
+def train_command(setup: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "examples" / "train.py"),
+        "--preset",
+        str(setup / "preset.json"),
+        "--data",
+        str(setup / "corpus"),
+        "--output_dir",
+        str(out),
+        "--batch_size",
+        "4",
+        "--eval_steps",
+        "0",
+        "--log_with",
+        "",
+        *extra,
+    ]
+
+
+def history(out: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (out / "loss_history.jsonl").read_text().splitlines()]
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = train_command(tiny_run_setup, out, "--max_steps", "12", "--save_steps", "4")
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step-8" / "trainer_state.json").exists():
+        assert first.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed = history(out)
+    assert 8 <= killed[-1]["step"] < 12 and not (out / "model").exists()
+
+    resumed = subprocess.run(
+        [*command, "--resume_from_checkpoint", "latest"], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    records = history(out)[len(killed) :]
+    assert [r["step"] for r in records] == [9, 10, 11, 12]  # continues after step 8: no restart, no repeat
+    assert all(np.isfinite(r["loss"]) for r in records)
+    assert (out / "model" / "model.safetensors").is_file() and (out / "model" / "README.md").is_file()
+    assert "pipeline_tag: zero-shot-audio-classification" in (out / "model" / "README.md").read_text()

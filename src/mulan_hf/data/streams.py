@@ -193,7 +193,7 @@ class WindowSampler:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         if self.rng is None:  # seeded per process: DataLoader workers each get their own stream of draws
             worker = torch.utils.data.get_worker_info()
-            self.rng = np.random.default_rng([self.seed, worker.id if worker else 0, os.getpid()])
+            self.rng = np.random.default_rng([self.seed, worker.id if worker else 0])
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
         out: dict[str, list] = {"audio": [], "text": [], "source": [], **{f"skipped_{r}": [] for r in SKIP_REASONS}}
         want = int(round((self.window_seconds or 0) * self.sampling_rate))

@@ -1,0 +1,345 @@
+"""The MuLan training loop with accelerate: global-batch contrastive loss, Adam with the paper's step decay,
+checkpoints every N steps that a killed run resumes from, a NaN/Inf guard, progress and tracker logging, periodic
+zero-shot validation, and at the end `save_pretrained` of the model and processor with a model card."""
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer
+from transformers.utils import logging
+
+from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
+from ..data.streams import SKIP_REASONS, MuLanCollator, TextSource, build_training_stream, default_sources
+from .losses import contrastive_loss, sigmoid_loss, text_ids
+from .schedules import step_decay_schedule
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class TrainingArguments:
+    output_dir: str = "outputs/mulan-tiny"
+    preset: str | None = "tiny"  # a JSON file or a name in examples/configs (tiny, ast-bert-base, resnet50-bert-base)
+    audio_model: str | None = None  # warm-start checkpoints (override the preset's)
+    text_model: str | None = None
+    data: str = "outputs/corpus"  # dataset path / Hub id
+    make_corpus_recordings: int = 1200  # render the embedded corpus into `data` if it is missing
+    sources: list[dict] = field(default_factory=list)  # [{"name", "columns", "weight", "clean"}]; default: paper
+    audio_column: str = "audio"
+    window_seconds: float | None = None  # default: the feature extractor's window
+    batch_size: int = 16  # per process
+    gradient_accumulation_steps: int = 1
+    max_steps: int = 300
+    learning_rate: float = 5e-4  # audio tower, projections, temperature
+    text_learning_rate: float = 5e-5  # the (pretrained) text tower
+    weight_decay: float = 0.0
+    warmup_steps: int = 20
+    decay_every: int = 40_000
+    decay: float = 0.9
+    max_logit_scale: float = math.log(100.0)
+    loss: str = "contrastive"  # or "sigmoid"
+    mask_duplicates: bool = True
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    save_steps: int = 100
+    resume_from_checkpoint: str | None = None  # a checkpoint folder or "latest"
+    eval_steps: int = 100
+    eval_clips: int = 64
+    max_bad_steps: int = 5
+    num_workers: int = 0
+    seed: int = 0
+    log_with: str | None = "tensorboard" if importlib.util.find_spec("tensorboard") else None
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+
+
+PRESETS_DIR = Path(__file__).resolve().parents[3] / "examples" / "configs"
+
+
+def load_preset(preset: str | None) -> dict:
+    if preset is None:
+        return {}
+    path = Path(preset)
+    if not path.is_file():
+        path = PRESETS_DIR / f"{preset}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.json") if not p.stem.startswith("accelerate"))
+        raise FileNotFoundError(f"No preset {preset!r}: give a JSON file or one of {known}.")
+    return json.loads(path.read_text())
+
+
+def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLanProcessor]:
+    """From the preset: fresh towers built from configs, or warm-started ones (paths or Hub ids)."""
+    from transformers import ASTConfig, ASTModel
+
+    from ..presets import packaged_text_model_path
+
+    preset = load_preset(args.preset)
+    text_model = args.text_model or preset.get("text_model") or packaged_text_model_path()
+    if text_model == "packaged-minilm":
+        text_model = packaged_text_model_path()
+    audio_model = args.audio_model or preset.get("audio_model")
+    config_overrides = preset.get("mulan", {})
+    if audio_model is None:
+        # A fresh audio tower of the preset's size, saved so that the warm-start path loads it like any checkpoint.
+        init_dir = Path(args.output_dir) / "audio-tower-init"
+        audio_config = ASTConfig(**preset.get("audio_config", {}))
+        if preset.get("audio_tower") == "resnet":
+            from transformers import ResNetConfig, ResNetModel
+
+            ResNetModel(ResNetConfig(**preset.get("audio_config", {}))).save_pretrained(init_dir)
+        else:
+            torch.manual_seed(args.seed)
+            ASTModel(audio_config).save_pretrained(init_dir)
+        audio_model = str(init_dir)
+    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model, **config_overrides)
+    frames = model.config.audio_config.max_length if model.config.audio_tower_type == "ast" else 1024
+    mel_bins = model.config.audio_config.num_mel_bins if model.config.audio_tower_type == "ast" else 128
+    processor = MuLanProcessor(
+        MuLanFeatureExtractor(num_mel_bins=mel_bins, window_frames=frames), AutoTokenizer.from_pretrained(text_model)
+    )
+    return model, processor
+
+
+def _sources(args: TrainingArguments) -> list[TextSource]:
+    if not args.sources:
+        return default_sources()
+    return [
+        TextSource(s["name"], s.get("columns", [s["name"]]), s.get("weight", 1.0), s.get("clean")) for s in args.sources
+    ]
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    checkpoints = sorted(Path(output_dir).glob("checkpoints/step-*"), key=lambda p: int(p.name.split("-")[1]))
+    complete = [p for p in checkpoints if (p / "trainer_state.json").is_file()]
+    return complete[-1] if complete else None
+
+
+def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, float]:
+    """Zero-shot tagging ROC-AUC on the corpus's validation split (its label columns)."""
+    from datasets import load_dataset
+
+    from ..evaluation import load_tagging_dataset, zero_shot_tagging
+
+    if not os.path.isdir(args.data):
+        return {}
+    dataset = load_dataset("audiofolder", data_dir=args.data, split="validation")
+    dataset = dataset.select(range(min(args.eval_clips, len(dataset))))
+    scores = {}
+    for column in ("instruments", "tempo", "mode", "style"):
+        if column in dataset.column_names:
+            try:
+                report = zero_shot_tagging(model, processor, load_tagging_dataset(dataset, column), progress=False)
+                scores[f"val/roc_auc/{column}"] = report.metrics["macro_roc_auc"]
+            except ValueError as error:
+                logger.warning(f"Validation on {column} skipped: {error}")
+    return scores
+
+
+def train(args: TrainingArguments) -> dict:
+    """Run training; returns a summary (steps, last loss, validation figures, output folder)."""
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+    from tqdm.auto import tqdm
+
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=args.log_with or None,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+    )
+    set_seed(args.seed)
+    if args.make_corpus_recordings and not os.path.exists(args.data) and accelerator.is_main_process:
+        from ..data.corpus import make_corpus
+
+        logger.warning(f"No data at {args.data}: rendering the embedded corpus ({args.make_corpus_recordings} rec.)")
+        make_corpus(args.data, args.make_corpus_recordings, seed=args.seed)
+    accelerator.wait_for_everyone()
+
+    model, processor = build_model_and_processor(args)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()
+    text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.")]
+    other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.")]
+    logit_bias = None
+    if args.loss == "sigmoid":
+        logit_bias = torch.nn.Parameter(torch.tensor(-10.0))
+        other_parameters.append(logit_bias)
+    # The audio tower (from scratch in the tiny preset), projections and temperature learn fast; the pretrained
+    # text tower slowly.
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": other_parameters, "lr": args.learning_rate},
+            {"params": text_parameters, "lr": args.text_learning_rate},
+        ],
+        weight_decay=args.weight_decay,
+    )
+    schedule = step_decay_schedule(optimizer, args.warmup_steps, args.decay_every, args.decay)
+    model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
+    unwrapped = accelerator.unwrap_model(model)
+
+    window = args.window_seconds or processor.feature_extractor.window_seconds
+    stream = build_training_stream(
+        args.data,
+        _sources(args),
+        audio_column=args.audio_column,
+        window_seconds=window,
+        seed=args.seed,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+    )
+    state = {"step": 0, "epoch": 0, "examples": 0, "skipped": dict.fromkeys(SKIP_REASONS, 0), "bad_steps": 0}
+    checkpoint = (
+        latest_checkpoint(output_dir)
+        if args.resume_from_checkpoint == "latest"
+        else (Path(args.resume_from_checkpoint) if args.resume_from_checkpoint else None)
+    )
+    if args.resume_from_checkpoint and checkpoint is None:
+        logger.warning(f"No checkpoint in {output_dir / 'checkpoints'}: starting from step 0.")
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        saved = json.loads((checkpoint / "trainer_state.json").read_text())
+        state.update(saved["state"])
+        stream.set_epoch(state["epoch"])
+        stream.load_state_dict(saved["stream"][accelerator.process_index])
+        accelerator.print(f"Resumed from {checkpoint} at step {state['step']}.")
+    else:
+        stream.set_epoch(state["epoch"])
+
+    collator = MuLanCollator(processor)
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers
+    )
+    if accelerator.is_main_process and args.log_with:
+        accelerator.init_trackers("mulan", config={k: v for k, v in asdict(args).items() if not isinstance(v, list)})
+    history_path = output_dir / "loss_history.jsonl"
+    progress = tqdm(
+        total=args.max_steps, initial=state["step"], desc="Training", disable=not accelerator.is_local_main_process
+    )
+    batches = iter(loader)
+    validation: dict[str, float] = {}
+    model.train()
+    while state["step"] < args.max_steps:
+        try:
+            batch = next(batches)
+        except StopIteration:  # next epoch: reshuffle
+            state["epoch"] += 1
+            stream.set_epoch(state["epoch"])
+            batches = iter(loader)
+            continue
+        for reason, count in batch.pop("skipped").items():
+            state["skipped"][reason] += count
+        sources = batch.pop("sources")
+        if len(sources) < 2:
+            continue
+        with accelerator.accumulate(model):
+            inputs = {k: v.to(accelerator.device) for k, v in batch.items()}
+            output = model(**inputs)
+            text_group = text_ids(inputs["input_ids"], inputs.get("attention_mask")) if args.mask_duplicates else None
+            scale = unwrapped.logit_scale
+            if args.loss == "sigmoid":
+                loss = sigmoid_loss(output.audio_embeds, output.text_embeds, scale, logit_bias, text_group)
+            else:
+                loss = contrastive_loss(output.audio_embeds, output.text_embeds, scale, text_group)
+            if not torch.isfinite(loss):
+                state["bad_steps"] += 1
+                optimizer.zero_grad()
+                if state["bad_steps"] >= args.max_bad_steps:
+                    raise RuntimeError(
+                        f"The loss was NaN/Inf in {state['bad_steps']} steps in a row: lower the "
+                        "learning rate or use --mixed_precision no."
+                    )
+                continue
+            state["bad_steps"] = 0
+            accelerator.backward(loss)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                unwrapped.logit_scale.clamp_(0, args.max_logit_scale)
+        if not accelerator.sync_gradients:
+            continue
+        state["step"] += 1
+        state["examples"] += len(sources) * accelerator.num_processes
+        record = {
+            "step": state["step"],
+            "loss": loss.item(),
+            "temperature": float(torch.exp(-unwrapped.logit_scale.detach())),
+            "lr": schedule.get_last_lr()[0],
+            **{f"skipped/{k}": v for k, v in state["skipped"].items()},
+        }
+        progress.update(1)
+        progress.set_postfix(loss=f"{record['loss']:.3f}", temperature=f"{record['temperature']:.3f}")
+        if args.eval_steps and state["step"] % args.eval_steps == 0 and accelerator.is_main_process:
+            model.eval()
+            validation = validation_roc_auc(unwrapped, processor, args)
+            record.update(validation)
+            model.train()
+        if accelerator.is_main_process:
+            with open(history_path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+        if args.log_with:
+            accelerator.log(record, step=state["step"])
+        if args.save_steps and state["step"] % args.save_steps == 0:
+            save_checkpoint(accelerator, output_dir, state, stream)
+    progress.close()
+
+    accelerator.wait_for_everyone()
+    summary = {
+        "steps": state["step"],
+        "examples": state["examples"],
+        "skipped": state["skipped"],
+        "validation": validation,
+        "output_dir": str(output_dir),
+    }
+    if accelerator.is_main_process:
+        final = output_dir / "model"
+        unwrapped.save_pretrained(final)
+        processor.save_pretrained(final)
+        if not validation:
+            validation = validation_roc_auc(unwrapped, processor, args)
+            summary["validation"] = validation
+        from ..hub import write_model_card
+
+        write_model_card(final, args, summary)
+        if args.push_to_hub:
+            from ..hub import push_model
+
+            push_model(final, args.hub_model_id)
+    accelerator.end_training()
+    return summary
+
+
+def save_checkpoint(accelerator, output_dir: Path, state: dict, stream) -> Path:
+    """accelerate's save_state (model, optimiser, schedule, RNG) plus the step counters and each process's stream
+    position; written to a temporary folder and renamed, so a kill mid-save never leaves a half checkpoint."""
+    from accelerate.utils import gather_object
+
+    folder = output_dir / "checkpoints" / f"step-{state['step']}"
+    partial = folder.with_name(folder.name + ".partial")
+    stream_states = gather_object([stream.state_dict()])
+    accelerator.save_state(str(partial))
+    if accelerator.is_main_process:
+        (partial / "trainer_state.json").write_text(
+            json.dumps({"state": state, "stream": stream_states}, default=_json_default)
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
+        partial.rename(folder)
+    accelerator.wait_for_everyone()
+    return folder
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
