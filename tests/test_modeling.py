@@ -89,6 +89,17 @@ def test_padding_windows_are_ignored(tiny_model, tokenizer):
     torch.testing.assert_close(clean[:1], first_two)
 
 
+def test_mean_pooling_option(tokenizer):
+    model = make_tiny_model(tokenizer, audio_pooling="mean")
+    features = random_batch(tokenizer, clips=2, windows=1)["input_features"]
+    with torch.no_grad():
+        out = model.get_audio_features(features)
+        by_hand = F.normalize(model.audio_projection(out.last_hidden_state[:, 0, 2:].mean(dim=1)), dim=-1)
+    torch.testing.assert_close(out.pooler_output, by_hand)
+    with pytest.raises(ValueError, match="audio_pooling"):
+        MuLanConfig(audio_pooling="max")
+
+
 def test_long_clips_are_chunked_without_changing_results(tokenizer):
     model = make_tiny_model(tokenizer, window_chunk_size=2)
     features = random_batch(tokenizer, clips=2, windows=5)["input_features"]

@@ -34,6 +34,9 @@ class MuLanConfig(PreTrainedConfig):
         mask_feature_prob / mask_feature_length / mask_feature_min_masks:
             The same along the mel axis. The defaults are the paper's choice, AST's AudioSet SpecAugment: one time
             mask of up to 192 frames and one mel mask of up to 48 bands per 1024 x 128 window.
+        audio_pooling (`str`, *optional*, defaults to `"cls"`):
+            How the AST tower summarises a window: `"cls"` (the paper: the [CLS] position's final state) or `"mean"`
+            (the mean of the patch states, which trains faster from scratch). The ResNet tower always averages.
         window_chunk_size (`int`, *optional*, defaults to 64):
             At most this many 10 s windows go through the audio tower at once, which bounds activation memory
             for hour-long clips.
@@ -57,6 +60,7 @@ class MuLanConfig(PreTrainedConfig):
     mask_feature_length: int = 48
     mask_feature_min_masks: int = 1
     window_chunk_size: int = 64
+    audio_pooling: str = "cls"
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -74,6 +78,8 @@ class MuLanConfig(PreTrainedConfig):
         for name in ("mask_time_prob", "mask_feature_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}.")
+        if self.audio_pooling not in ("cls", "mean"):
+            raise ValueError(f"audio_pooling must be 'cls' or 'mean', got {self.audio_pooling!r}.")
         if self.window_chunk_size <= 0:
             raise ValueError(f"window_chunk_size must be positive, got {self.window_chunk_size}.")
 

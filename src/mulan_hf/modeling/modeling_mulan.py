@@ -262,7 +262,8 @@ class MuLanModel(MuLanPreTrainedModel):
         else:
             output = self.audio_model(input_values=windows, **kwargs)
             tokens = output.last_hidden_state
-            pooled = tokens[:, 0]  # the [CLS] position, as in the paper
+            # The [CLS] position, as in the paper, or the mean of the patch states (after the 2 special tokens).
+            pooled = tokens[:, 0] if self.config.audio_pooling == "cls" else tokens[:, 2:].mean(dim=1)
         return pooled, tokens
 
     @can_return_tuple
