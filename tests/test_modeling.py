@@ -286,7 +286,8 @@ def test_bad_inputs_get_clear_errors(tiny_model, tokenizer):
 def test_warm_start_from_pretrained_towers(tmp_path, minilm_path, tokenizer):
     torch.manual_seed(0)
     ASTModel(tiny_ast_config()).save_pretrained(tmp_path / "ast")
-    model = MuLanModel.from_audio_text_pretrained(str(tmp_path / "ast"), minilm_path).eval()
+    model = MuLanModel.from_audio_text_pretrained(str(tmp_path / "ast"), minilm_path, audio_pooling="mean").eval()
+    assert model.config.audio_pooling == "mean"  # MuLan's own audio_* settings are not tower arguments
     assert model.config.text_config._attn_implementation == "sdpa"
     minilm = AutoModel.from_pretrained(minilm_path)
     ast = ASTModel.from_pretrained(tmp_path / "ast")

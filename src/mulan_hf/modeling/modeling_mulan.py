@@ -435,7 +435,8 @@ class MuLanModel(MuLanPreTrainedModel):
                 `text_revision`), the rest to [`MuLanConfig`] (e.g. `projection_dim`).
         """
         tower_kwargs: dict[str, dict[str, Any]] = {"audio": {}, "text": {}}
-        for key in [k for k in kwargs if k.startswith(("audio_", "text_"))]:
+        own_fields = set(getattr(MuLanConfig, "__dataclass_fields__", {}))  # e.g. audio_pooling is MuLan's own
+        for key in [k for k in kwargs if k.startswith(("audio_", "text_")) and k not in own_fields]:
             prefix, name = key.split("_", 1)
             tower_kwargs[prefix][name] = kwargs.pop(key)
 
