@@ -61,6 +61,14 @@ def positive_mask(text_group: torch.Tensor | None, audio_group: torch.Tensor | N
     return mask
 
 
+def _global_batch(audio_embeds, text_embeds, text_group, audio_group):
+    """Every rank's pairs (with gradients for this rank's) and the positives mask over them."""
+    audio_all = gather_with_grad(audio_embeds)
+    text_all = gather_with_grad(text_embeds)
+    groups = [gather_ids(g) if g is not None else None for g in (text_group, audio_group)]
+    return audio_all, text_all, positive_mask(*groups, audio_all.shape[0], audio_all.device)
+
+
 def contrastive_loss(
     audio_embeds: torch.Tensor,
     text_embeds: torch.Tensor,
@@ -71,12 +79,9 @@ def contrastive_loss(
     """Symmetric InfoNCE over the global batch. `text_group` / `audio_group` (int ids per local pair, e.g. from
     `text_ids` and `string_id(recording_id)`) mark duplicates: a pair's duplicates are left out of its softmax
     denominator, so identical texts or recordings are not pushed apart. Without groups: the paper's plain loss."""
-    audio_all = gather_with_grad(audio_embeds)
-    text_all = gather_with_grad(text_embeds)
-    groups = [gather_ids(g) if g is not None else None for g in (text_group, audio_group)]
+    audio_all, text_all, positives = _global_batch(audio_embeds, text_embeds, text_group, audio_group)
     logits = logit_scale.exp() * text_all @ audio_all.t()  # (texts, clips)
     size = logits.shape[0]
-    positives = positive_mask(*groups, size, logits.device)
     # Each pair's own column is the target; its other positives leave the denominator.
     duplicates = positives & ~torch.eye(size, dtype=torch.bool, device=logits.device)
     logits = logits.masked_fill(duplicates, float("-inf"))
@@ -94,9 +99,7 @@ def sigmoid_loss(
 ) -> torch.Tensor:
     """SigLIP's pairwise sigmoid loss over the global batch: every (text, clip) pair is a binary decision, positives
     being the matching pairs and their duplicates."""
-    audio_all = gather_with_grad(audio_embeds)
-    text_all = gather_with_grad(text_embeds)
-    groups = [gather_ids(g) if g is not None else None for g in (text_group, audio_group)]
+    audio_all, text_all, positives = _global_batch(audio_embeds, text_embeds, text_group, audio_group)
     logits = logit_scale.exp() * text_all @ audio_all.t() + logit_bias
-    labels = positive_mask(*groups, logits.shape[0], logits.device).to(logits.dtype) * 2 - 1
+    labels = positives.to(logits.dtype) * 2 - 1
     return -F.logsigmoid(labels * logits).sum() / logits.shape[0]
