@@ -382,3 +382,12 @@ def test_a_source_can_be_filtered_by_the_classifier(text_classifier, corpus_dir)
     sources = [TextSource("long_form", ["long_form"], keep=classifier.keep)]
     texts = [e["text"] for e in build_training_stream(str(corpus_dir), sources, window_seconds=None)]
     assert texts and sum(t in COMMENTS for t in texts) <= 1
+
+
+def test_cleaning_a_short_form_column_reports_what_it_dropped():
+    from mulan_hf.data import clean_short_form_column
+
+    rows = Dataset.from_dict({"tags": [["rock", "CAT-1234", "#indie"], ["2016", "HD"], ["Summer (Official Video)"]]})
+    cleaned, report = clean_short_form_column(rows, "tags")
+    assert cleaned["tags"] == [["rock", "indie"], ["Summer"]]
+    assert (report.kept, report.dropped, report.rows_without_text) == (3, 3, 1)
