@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for mulan-hf: FFmpeg (for torchcodec / audio files), a virtual environment in .venv with
+# Sets up a fresh machine for mulan-hf: FFmpeg (for torchcodec / audio files), Chromium (the Space's browser test), a virtual environment in .venv with
 # the pinned torch + torchaudio pair, the synthesiser for the embedded corpus, and the package with its extras.
 # Safe to re-run: finished steps are quick no-ops.
 set -euo pipefail
@@ -7,13 +7,21 @@ cd "$(dirname "$0")/.."
 
 TORCH_PINS=("torch==2.14.1" "torchaudio==2.11.0")
 
+APT_PACKAGES=()
 if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p | grep -q libavcodec; then
+    APT_PACKAGES+=(ffmpeg)
+fi
+# The demo Space's browser test drives the system's Chromium (no browser downloads); only the dev setup needs it.
+if [[ "${MULAN_EXTRAS:-dev}" == *dev* ]] && ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+    APT_PACKAGES+=(chromium chromium-driver)
+fi
+if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
-        echo "[setup] installing FFmpeg (apt)"
+        echo "[setup] installing ${APT_PACKAGES[*]} (apt)"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
     else
-        echo "[setup] FFmpeg is missing: install it (e.g. 'sudo apt-get install ffmpeg') and re-run." >&2
+        echo "[setup] missing system packages: install them (e.g. 'sudo apt-get install ${APT_PACKAGES[*]}') and re-run." >&2
         exit 1
     fi
 fi

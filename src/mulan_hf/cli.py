@@ -8,30 +8,11 @@ from pathlib import Path
 DEFAULT_LABELS = ["piano", "drums", "violin", "brass", "guitar", "flute", "slow", "fast", "calm", "energetic"]
 
 
-def _build_demo_model(out: Path, audio_model: str | None, text_model: str | None):
-    """A warm-started MuLan: the given (or a fresh tiny) AST and the given (or the packaged MiniLM) text tower."""
-    from transformers import ASTModel, AutoTokenizer
-
-    from mulan_hf import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
-    from mulan_hf.presets import packaged_text_model_path, tiny_ast_config
-
-    text_model = text_model or packaged_text_model_path()
-    if audio_model is None:
-        audio_model = str(out / "tiny-ast-init")
-        ASTModel(tiny_ast_config()).save_pretrained(audio_model)
-    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model)
-    feature_extractor = MuLanFeatureExtractor(
-        num_mel_bins=model.config.audio_config.num_mel_bins,
-        window_frames=model.config.audio_config.max_length,
-    )
-    processor = MuLanProcessor(feature_extractor, AutoTokenizer.from_pretrained(text_model))
-    return model, processor
-
-
 def run_demo(args: argparse.Namespace) -> int:
     from transformers import pipeline
 
     from mulan_hf.data import example_pieces, render, write_wav
+    from mulan_hf.presets import tiny_model_and_processor
 
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     if not labels:
@@ -49,7 +30,7 @@ def run_demo(args: argparse.Namespace) -> int:
             args.audio_model or "a fresh tiny AST", args.text_model or "the packaged MiniLM-L6"
         )
     )
-    model, processor = _build_demo_model(out, args.audio_model, args.text_model)
+    model, processor = tiny_model_and_processor(out, args.audio_model, args.text_model)
     model_dir = out / "model"
     model.save_pretrained(model_dir)
     processor.save_pretrained(model_dir)
@@ -221,6 +202,54 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_listing(title: str, folder: Path, listing: list[tuple[str, int]]) -> None:
+    total = sum(size for _, size in listing)
+    print(f"{title}: {len(listing)} files, {total / 1e6:.1f} MB, staged in {folder}")
+    for path, size in listing:
+        print(f"  {size:>12,}  {path}")
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from mulan_hf.hub import stage_model_repo, upload_repo
+
+    out = Path(args.out or Path("outputs") / "hub" / args.repo_id.replace("/", "--"))
+    try:
+        listing = stage_model_repo(args.model_dir, out, args.repo_id)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    verb = "Would upload" if args.dry_run else "Uploading"
+    _print_listing(f"{verb} to model repo {args.repo_id}", out, listing)
+    if args.dry_run:
+        print("Dry run: nothing was sent. The staged folder is exactly what would be uploaded.")
+        return 0
+    print(upload_repo(out, args.repo_id, "model", private=args.private))
+    return 0
+
+
+def run_deploy_space(args: argparse.Namespace) -> int:
+    from mulan_hf.hub import stage_space_repo, upload_repo
+
+    if not args.dry_run and Path(args.model_id).exists():
+        print(
+            f"error: {args.model_id} is a local folder; a Space loads its model from the Hub. Push it first "
+            "(mulan-hf push --model-dir ... --repo-id user/name) and pass that id.",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out or Path("outputs") / "hub" / args.space_id.replace("/", "--"))
+    listing = stage_space_repo(out, args.model_id, gallery_size=args.gallery_size)
+    verb = "Would upload" if args.dry_run else "Uploading"
+    _print_listing(f"{verb} to Gradio Space {args.space_id} (variable MULAN_MODEL={args.model_id})", out, listing)
+    if args.dry_run:
+        print("Dry run: nothing was sent. The staged folder is exactly what would be uploaded.")
+        return 0
+    print(
+        upload_repo(out, args.space_id, "space", private=args.private, space_variables={"MULAN_MODEL": args.model_id})
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mulan-hf",
@@ -323,6 +352,35 @@ def build_parser() -> argparse.ArgumentParser:
     search_job.add_argument("-k", type=int, default=5, help="results to show (default 5)")
     search_job.add_argument("--cache-dir", default=None, help="where embeddings are cached")
     search_job.set_defaults(func=run_search)
+
+    push = jobs.add_parser(
+        "push",
+        help="publish a trained MuLan (model, processor, remote code, model card) to the Hugging Face Hub",
+        description="Stages the model folder (adding a model card if it has none) and uploads it with "
+        "huggingface_hub (create_repo + upload_folder). Log in first (`hf auth login` or HF_TOKEN). With --dry-run "
+        "nothing is sent: the staged folder and its listing show exactly what would be uploaded.",
+    )
+    push.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
+    push.add_argument("--repo-id", required=True, help="the model repo, user/name")
+    push.add_argument("--private", action="store_true", help="create the repo as private")
+    push.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
+    push.add_argument("--out", default=None, help="staging folder (default outputs/hub/USER--NAME)")
+    push.set_defaults(func=run_push)
+
+    deploy = jobs.add_parser(
+        "deploy-space",
+        help="publish the Gradio demo (tagging, text search, similarity) as a Hugging Face Space",
+        description="Stages spaces/mulan-demo (app.py, requirements.txt, packages.txt, README.md with the Space "
+        "metadata) with a rendered gallery of clips, creates the Space (sdk gradio, variable MULAN_MODEL) and uploads "
+        "it. With --dry-run nothing is sent: the staged folder and its listing show exactly what would be uploaded.",
+    )
+    deploy.add_argument("--space-id", required=True, help="the Space, user/name")
+    deploy.add_argument("--model-id", required=True, help="the Hub id of the MuLan model the Space loads")
+    deploy.add_argument("--gallery-size", type=int, default=24, help="gallery clips to render (default 24)")
+    deploy.add_argument("--private", action="store_true", help="create the Space as private")
+    deploy.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
+    deploy.add_argument("--out", default=None, help="staging folder (default outputs/hub/USER--SPACE)")
+    deploy.set_defaults(func=run_deploy_space)
     return parser
 
 

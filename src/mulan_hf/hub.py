@@ -1,6 +1,7 @@
 """Model cards and pushing checkpoints to the Hugging Face Hub (through huggingface_hub)."""
 
 import json
+import shutil
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -49,15 +50,85 @@ tagger("song.mp3", candidate_labels=["piano", "drums", "calm", "energetic"])
     return path
 
 
-def push_model(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:
-    """Create the model repo if needed and upload the folder (weights, processor, remote code, card)."""
+SPACE_TEMPLATE = Path(__file__).resolve().parents[2] / "spaces" / "mulan-demo"
+SPACE_FILES = ("app.py", "requirements.txt", "packages.txt")
+
+
+def _listing(folder: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+
+
+def stage_model_repo(model_dir: str | Path, out: str | Path, repo_id: str | None = None) -> list[tuple[str, int]]:
+    """Copy a saved MuLan folder (weights, processor, remote code) into `out` exactly as it would be uploaded,
+    writing a model card if the folder has none. Returns the (path, bytes) listing."""
+    model_dir, out = Path(model_dir), Path(out)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir} has no config.json: give a folder written by MuLanModel.save_pretrained.")
+    if not (model_dir / "preprocessor_config.json").is_file() and not (model_dir / "processor_config.json").is_file():
+        raise FileNotFoundError(f"{model_dir} has no processor files: save the MuLanProcessor next to the model.")
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(model_dir, out, ignore=shutil.ignore_patterns("checkpoints", "logs", "*.partial", ".cache"))
+    if not (out / "README.md").is_file():
+        write_model_card(out, {"hub_model_id": repo_id})
+    return _listing(out)
+
+
+DEFAULT_SPACE_MODEL = "mulan-hf/mulan-tiny"  # the model id written in the template's README
+
+
+def space_readme(model_id: str) -> str:
+    """The template's README.md (Space metadata: sdk, app_file, models) pointing at `model_id`."""
+    return (SPACE_TEMPLATE / "README.md").read_text().replace(DEFAULT_SPACE_MODEL, model_id)
+
+
+def stage_space_repo(out: str | Path, model_id: str, gallery_size: int = 24) -> list[tuple[str, int]]:
+    """Write the demo Space into `out` exactly as it would be uploaded: app.py, requirements.txt, packages.txt (apt:
+    FFmpeg), README.md with the Space metadata, and the rendered gallery. Returns the (path, bytes) listing."""
+    from .data.corpus import write_gallery
+
+    if not (SPACE_TEMPLATE / "app.py").is_file():
+        raise FileNotFoundError(f"The Space template is not at {SPACE_TEMPLATE}: run from a clone of mulan-hf.")
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in SPACE_FILES:
+        shutil.copy2(SPACE_TEMPLATE / name, out / name)
+    (out / "README.md").write_text(space_readme(model_id))
+    write_gallery(out / "gallery", count=gallery_size)
+    return _listing(out)
+
+
+def upload_repo(
+    folder: str | Path,
+    repo_id: str,
+    repo_type: str = "model",
+    private: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    space_variables: dict[str, str] | None = None,
+) -> str:
+    """Create the repo if needed (a Gradio Space for repo_type "space") and upload the folder in one commit."""
     from huggingface_hub import HfApi
 
-    if not repo_id:
-        raise ValueError("Pushing needs a repo id: pass --hub_model_id user/name.")
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    if not repo_id or "/" not in repo_id:
+        raise ValueError(f"Pushing needs a repo id of the form user/name, got {repo_id!r}.")
+    api = HfApi(token=token, endpoint=endpoint)
+    extra = {}
+    if repo_type == "space":
+        extra["space_sdk"] = "gradio"
+        if space_variables:
+            extra["space_variables"] = [{"key": k, "value": v} for k, v in space_variables.items()]
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **extra)
     commit = api.upload_folder(
-        folder_path=str(folder), repo_id=repo_id, repo_type="model", commit_message="Upload MuLan model"
+        folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=f"Upload MuLan {repo_type}"
     )
     return str(commit)
+
+
+def push_model(
+    folder: str | Path, repo_id: str, private: bool = False, token: str | None = None, endpoint: str | None = None
+) -> str:
+    """Create the model repo if needed and upload the folder (weights, processor, remote code, card)."""
+    return upload_repo(folder, repo_id, "model", private=private, token=token, endpoint=endpoint)

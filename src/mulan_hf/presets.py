@@ -41,3 +41,37 @@ def tiny_ast_config(num_mel_bins: int = 128, max_length: int = 1024, **overrides
     )
     values.update(overrides)
     return ASTConfig(num_mel_bins=num_mel_bins, max_length=max_length, **values)
+
+
+def tiny_model_and_processor(
+    work_dir: str | Path, audio_model: str | None = None, text_model: str | None = None, seed: int = 0
+):
+    """A warm-started MuLan: the given (or a fresh tiny) AST and the given (or the packaged MiniLM-L6) text tower,
+    with its processor. A fresh AST is saved under `work_dir` first so that both towers load like checkpoints."""
+    import torch
+    from transformers import ASTModel, AutoTokenizer
+
+    from .modeling import MuLanModel
+    from .processing import MuLanFeatureExtractor, MuLanProcessor
+
+    text_model = text_model or packaged_text_model_path()
+    if audio_model is None:
+        audio_model = str(Path(work_dir) / "tiny-ast-init")
+        torch.manual_seed(seed)
+        ASTModel(tiny_ast_config()).save_pretrained(audio_model)
+    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model)
+    feature_extractor = MuLanFeatureExtractor(
+        num_mel_bins=model.config.audio_config.num_mel_bins, window_frames=model.config.audio_config.max_length
+    )
+    return model, MuLanProcessor(feature_extractor, AutoTokenizer.from_pretrained(text_model))
+
+
+def build_tiny_checkpoint(folder: str | Path) -> Path:
+    """Save an untrained tiny MuLan (fresh tiny AST + packaged MiniLM-L6) with its processor to `folder`, or reuse
+    the one already there: a checkpoint that exists without any download (the demo Space's last fallback)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        model, processor = tiny_model_and_processor(folder)
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+    return folder

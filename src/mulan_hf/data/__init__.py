@@ -1,6 +1,6 @@
 """Data for MuLan: the embedded corpus, training streams from any dataset, the source mixture and text filtering."""
 
-from .corpus import TEXT_SOURCES, make_corpus, make_recording
+from .corpus import TEXT_SOURCES, gallery_caption, make_corpus, make_recording, write_gallery
 from .streams import (
     PAPER_PROPORTIONS,
     MuLanCollator,
@@ -39,6 +39,7 @@ __all__ = [
     "default_sources",
     "example_pieces",
     "filter_text_column",
+    "gallery_caption",
     "is_example",
     "labelled_sentences",
     "load_audio_text_dataset",
@@ -50,5 +51,6 @@ __all__ = [
     "soundfont_path",
     "source_stream",
     "train_music_text_classifier",
+    "write_gallery",
     "write_wav",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .music import FAMILY_LABELS, INSTRUMENT_LABELS, INSTRUMENTS, PieceGenerator, PieceInfo
-from .synthesis import render
+from .synthesis import render, write_wav
 
 TEXT_SOURCES = ("short_form", "long_form", "playlist", "ontology")
 SPLITS = ("train", "validation", "test")
@@ -312,3 +312,40 @@ from datasets import load_dataset
 corpus = load_dataset("audiofolder", data_dir="<this folder>")
 ```
 """
+
+
+def gallery_caption(metadata: dict) -> str:
+    """A clean one-line description of a recording from its attributes (no annotator noise)."""
+    return (
+        f"{metadata['mood'].capitalize()} {metadata['style']} with {_join(list(metadata['instruments']))}, "
+        f"{metadata['tempo']} ({metadata['bpm']} BPM), {metadata['key']}, {metadata['meter']}"
+    )
+
+
+def write_gallery(
+    folder: str | Path, count: int = 24, seconds: float = 10.0, seed: int = 0, sampling_rate: int = 16000
+) -> list[dict]:
+    """Render `count` pieces like the embedded corpus's test split (never trained on) as `seconds`-long WAV clips
+    with a `gallery.json` of file names, captions and tags, e.g. the demo Space's gallery.
+    Deterministic for a given seed; returns the gallery entries."""
+    if count < 1:
+        raise ValueError(f"A gallery needs at least one clip, got count={count}.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    index = 9  # test-split indices: 9, 19, 29, ...
+    while len(entries) < count:
+        recording = make_recording(index, seed, seconds=seconds, sampling_rate=sampling_rate)
+        name = f"{recording.metadata['recording_id']}.wav"
+        write_wav(folder / name, recording.audio, sampling_rate)
+        meta = recording.metadata
+        entries.append(
+            {
+                "file_name": name,
+                "caption": gallery_caption(meta),
+                "tags": [meta["style"], *meta["instruments"], meta["tempo"], meta["mood"], f"{meta['mode']} key"],
+            }
+        )
+        index += 10
+    (folder / "gallery.json").write_text(json.dumps(entries, indent=1) + "\n")
+    return entries

@@ -39,6 +39,7 @@ class TrainingArguments:
     max_steps: int = 300
     learning_rate: float = 5e-4  # audio tower, projections, temperature
     text_learning_rate: float = 5e-5  # the (pretrained) text tower
+    lock_text_tower: bool = False  # LiT-style: freeze the text tower, train its projection and the audio side
     weight_decay: float = 0.0
     warmup_steps: int = 20
     decay_every: int = 40_000
@@ -100,11 +101,14 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
             ASTModel(audio_config).save_pretrained(init_dir)
         audio_model = str(init_dir)
     model = MuLanModel.from_audio_text_pretrained(audio_model, text_model, **config_overrides)
-    frames = model.config.audio_config.max_length if model.config.audio_tower_type == "ast" else 1024
-    mel_bins = model.config.audio_config.num_mel_bins if model.config.audio_tower_type == "ast" else 128
-    processor = MuLanProcessor(
-        MuLanFeatureExtractor(num_mel_bins=mel_bins, window_frames=frames), AutoTokenizer.from_pretrained(text_model)
-    )
+    if model.config.audio_tower_type == "ast":  # the AST's input size fixes the window
+        extractor = {
+            "num_mel_bins": model.config.audio_config.num_mel_bins,
+            "window_frames": model.config.audio_config.max_length,
+        }
+    else:  # a CNN takes any size: the paper's 1024 x 128 unless the preset says otherwise
+        extractor = {"num_mel_bins": 128, "window_frames": 1024, **preset.get("feature_extractor", {})}
+    processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
     return model, processor
 
 
@@ -168,7 +172,9 @@ def train(args: TrainingArguments) -> dict:
     model, processor = build_model_and_processor(args)
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
-    text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.")]
+    if args.lock_text_tower:
+        model.text_model.requires_grad_(False)
+    text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
     other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.")]
     logit_bias = None
     if args.loss == "sigmoid":
@@ -176,13 +182,10 @@ def train(args: TrainingArguments) -> dict:
         other_parameters.append(logit_bias)
     # The audio tower (from scratch in the tiny preset), projections and temperature learn fast; the pretrained
     # text tower slowly.
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": other_parameters, "lr": args.learning_rate},
-            {"params": text_parameters, "lr": args.text_learning_rate},
-        ],
-        weight_decay=args.weight_decay,
-    )
+    groups = [{"params": other_parameters, "lr": args.learning_rate}]
+    if text_parameters:
+        groups.append({"params": text_parameters, "lr": args.text_learning_rate})
+    optimizer = torch.optim.AdamW(groups, weight_decay=args.weight_decay)
     schedule = step_decay_schedule(optimizer, args.warmup_steps, args.decay_every, args.decay)
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model)

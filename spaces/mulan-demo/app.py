@@ -1,0 +1,278 @@
+"""MuLan demo Space: zero-shot tagging, text → music search and music → music similarity over a bundled gallery.
+
+Configuration (environment variables):
+    MULAN_MODEL        a MuLan checkpoint folder or Hub id (default: ./model next to this file, then the project's
+                       trained tiny checkpoint outputs/mulan-tiny/model, then a freshly built tiny checkpoint)
+    MULAN_GALLERY      a folder with gallery.json and its clips (default: ./gallery, rendered on first start when
+                       missing and the mulan_hf package is installed)
+    MULAN_MAX_SECONDS  how much of an uploaded file is analysed (default 300 s; longer files get a notice)
+    MULAN_CONCURRENCY  requests processed at once (default 2)
+
+Runs on CPU. Only needs gradio, torch, torchaudio, torchcodec and transformers: without the mulan_hf package the
+model loads through its remote code (trust_remote_code=True).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from transformers import AutoModel, AutoProcessor
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+SAMPLING_RATE = 16000
+MAX_SECONDS = float(os.environ.get("MULAN_MAX_SECONDS", 300))
+MAX_LABELS = 100
+SILENCE_PEAK = 1e-4  # about -80 dBFS
+TOP_K = 3
+DEFAULT_LABELS = (
+    "piano, electric piano, organ, acoustic guitar, electric guitar, distorted guitar, bass, violin, cello, strings, "
+    "harp, trumpet, trombone, saxophone, clarinet, flute, synth lead, synth pad, drums, "
+    "rock, jazz, waltz, march, ballad, bossa nova, chorale, electronic, folk, minimalist, "
+    "slow, fast, calm, energetic, happy, sad, major key, minor key"
+)
+SEARCH_EXAMPLES = [
+    "a calm piano ballad",
+    "energetic rock with distorted guitar and drums",
+    "a brass march",
+    "jazz with saxophone",
+    "slow strings in a minor key",
+]
+
+try:  # the package registers MuLan with the Auto classes and the pipeline; without it, remote code does
+    import mulan_hf  # noqa: F401
+
+    HAVE_PACKAGE = True
+except ImportError:
+    HAVE_PACKAGE = False
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Model and gallery
+# ----------------------------------------------------------------------------------------------------------------
+def resolve_model() -> str:
+    """MULAN_MODEL, else ./model, else the project's trained tiny checkpoint, else a freshly built tiny one."""
+    if os.environ.get("MULAN_MODEL"):
+        return os.environ["MULAN_MODEL"]
+    for candidate in (HERE / "model", REPO_ROOT / "outputs" / "mulan-tiny" / "model"):
+        if (candidate / "config.json").is_file():
+            return str(candidate)
+    if not HAVE_PACKAGE:
+        raise RuntimeError("No checkpoint: set MULAN_MODEL to a MuLan folder or Hub id.")
+    from mulan_hf.presets import build_tiny_checkpoint
+
+    return str(build_tiny_checkpoint(HERE / ".cache" / "tiny-model"))
+
+
+def resolve_gallery() -> Path:
+    folder = Path(os.environ.get("MULAN_GALLERY", HERE / "gallery"))
+    if not (folder / "gallery.json").is_file():
+        if not HAVE_PACKAGE:
+            raise RuntimeError(f"No gallery at {folder}: set MULAN_GALLERY or install mulan_hf to render one.")
+        from mulan_hf.data import write_gallery
+
+        write_gallery(folder)
+    return folder
+
+
+class MuLanService:
+    """The model, the processor and the embedded gallery, shared by every request (read-only after start-up)."""
+
+    def __init__(self, model_id: str, gallery: Path):
+        kwargs = {} if HAVE_PACKAGE else {"trust_remote_code": True}
+        self.model_id = model_id
+        self.model = AutoModel.from_pretrained(model_id, **kwargs).eval()
+        self.processor = AutoProcessor.from_pretrained(model_id, **kwargs)
+        self.gallery_dir = gallery
+        self.gallery = json.loads((gallery / "gallery.json").read_text())
+        self.lock = threading.Lock()  # torch's CPU kernels already use every core: one forward at a time
+        clips = [load_audio(str(gallery / entry["file_name"]))[0] for entry in self.gallery]
+        self.gallery_embeds = self.embed_audio(clips)
+
+    @torch.no_grad()
+    def embed_audio(self, clips: list[np.ndarray]) -> torch.Tensor:
+        inputs = self.processor(audio=clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+        with self.lock:
+            return self.model.get_audio_features(**inputs).pooler_output
+
+    @torch.no_grad()
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        inputs = self.processor(text=texts, padding=True, truncation=True, return_tensors="pt")
+        with self.lock:
+            return self.model.get_text_features(**inputs).pooler_output
+
+    def tag(self, clip: np.ndarray, labels: list[str]) -> dict[str, float]:
+        audio = self.embed_audio([clip])
+        text = self.embed_text(labels)
+        scores = (audio @ text.T * self.model.logit_scale.exp()).softmax(dim=-1)[0]
+        return {label: float(score) for label, score in zip(labels, scores)}
+
+    def nearest(self, query: torch.Tensor, k: int = TOP_K) -> list[tuple[dict, float]]:
+        similarity = (query @ self.gallery_embeds.T)[0]
+        top = similarity.topk(min(k, len(self.gallery)))
+        return [(self.gallery[int(i)], float(s)) for s, i in zip(top.values, top.indices)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Input checks: every problem becomes a readable message (gr.Error), never a stack trace
+# ----------------------------------------------------------------------------------------------------------------
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def load_audio(path: str | None) -> tuple[np.ndarray, str]:
+    """Decode (mono, 16 kHz) at most MAX_SECONDS of an upload; returns the samples and a notice ('' if none)."""
+    if not path:
+        raise gr.Error("No audio yet: upload a file or record a clip first.")
+    from torchcodec.decoders import AudioDecoder
+
+    try:
+        decoder = AudioDecoder(path, sample_rate=SAMPLING_RATE, num_channels=1)
+        duration = decoder.metadata.duration_seconds
+        samples = decoder.get_samples_played_in_range(
+            0.0, MAX_SECONDS if duration is None else min(duration, MAX_SECONDS)
+        )
+    except Exception as error:  # torchcodec raises RuntimeError/ValueError for anything it cannot decode
+        raise gr.Error(
+            f"This file could not be read as audio ({type(error).__name__}). Upload a WAV, MP3, FLAC or OGG file."
+        ) from None
+    clip = samples.data.mean(dim=0).numpy()
+    if clip.size == 0:
+        raise gr.Error("The recording is empty: record or upload at least a second of music.")
+    if not np.isfinite(clip).all():
+        raise gr.Error("The recording contains invalid samples (NaN/Inf): export it again and re-upload.")
+    if float(np.abs(clip).max()) < SILENCE_PEAK:
+        raise gr.Error("The recording is silent: check the microphone or upload a clip with music in it.")
+    notice = ""
+    if duration is not None and duration > MAX_SECONDS + 0.5:
+        notice = (
+            f"Only the first {_clock(MAX_SECONDS)} of this {_clock(duration)} recording were analysed "
+            f"(the demo's cap; MuLan averages the embeddings of its "
+            f"{math.ceil(MAX_SECONDS / 10.24)} 10-second windows)."
+        )
+    return clip, notice
+
+
+def parse_labels(text: str | None) -> list[str]:
+    labels = list(dict.fromkeys(label.strip() for label in (text or "").split(",") if label.strip()))
+    if not labels:
+        raise gr.Error("No labels: type one or more candidate labels separated by commas, e.g. 'piano, drums, calm'.")
+    if len(labels) > MAX_LABELS:
+        raise gr.Error(f"{len(labels)} labels is too many for the demo: give at most {MAX_LABELS}.")
+    return labels
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The app
+# ----------------------------------------------------------------------------------------------------------------
+def build_demo(service: MuLanService) -> gr.Blocks:
+    gallery_dir = service.gallery_dir
+    example_clips = [str(gallery_dir / entry["file_name"]) for entry in service.gallery[:4]]
+
+    def tag(audio_path: str | None, labels_text: str) -> tuple[dict[str, float], str]:
+        labels = parse_labels(labels_text)
+        clip, notice = load_audio(audio_path)
+        return service.tag(clip, labels), notice
+
+    def results(matches: list[tuple[dict, float]]) -> list:
+        table = [
+            [rank + 1, entry["caption"], round(score, 4), entry["file_name"]]
+            for rank, (entry, score) in enumerate(matches)
+        ]
+        players = [
+            gr.Audio(
+                value=str(gallery_dir / entry["file_name"]), label=f"#{rank + 1} · {score:.3f} · {entry['caption']}"
+            )
+            for rank, (entry, score) in enumerate(matches)
+        ]
+        players += [gr.Audio(value=None, label="") for _ in range(TOP_K - len(players))]
+        return [table, *players]
+
+    def search(query: str) -> list:
+        query = (query or "").strip()
+        if not query:
+            raise gr.Error("Type a description of the music you are looking for, e.g. 'a calm piano ballad'.")
+        return results(service.nearest(service.embed_text([query])))
+
+    def similar(audio_path: str | None) -> list:
+        clip, _ = load_audio(audio_path)
+        return results(service.nearest(service.embed_audio([clip])))
+
+    headers = ["rank", "caption", "similarity", "clip"]
+    with gr.Blocks(title="MuLan: music ↔ text") as demo:
+        gr.Markdown(
+            "# MuLan: music ↔ text\n"
+            "A joint embedding of music audio and natural language ([Huang et al., ISMIR 2022]"
+            "(https://arxiv.org/abs/2208.12208)), built with mulan-hf. "
+            f"Model: `{service.model_id}`. Gallery: {len(service.gallery)} synthesised clips. "
+            f"Uploads longer than {_clock(MAX_SECONDS)} are analysed up to that point."
+        )
+        with gr.Tab("Zero-shot tagging"):
+            with gr.Row():
+                with gr.Column():
+                    tag_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
+                    tag_labels = gr.Textbox(value=DEFAULT_LABELS, lines=3, label="Candidate labels (comma-separated)")
+                    tag_button = gr.Button("Tag", variant="primary")
+                with gr.Column():
+                    tag_output = gr.Label(num_top_classes=10, label="Ranked labels", elem_id="ranked-labels")
+                    tag_notice = gr.Markdown(elem_id="tag-notice")
+            tag_button.click(tag, [tag_audio, tag_labels], [tag_output, tag_notice], api_name="tag")
+            gr.Examples(
+                [[clip, DEFAULT_LABELS] for clip in example_clips],
+                inputs=[tag_audio, tag_labels],
+                outputs=[tag_output, tag_notice],
+                fn=tag,
+                run_on_click=True,
+                cache_examples=False,
+                label="Gallery clips (click one)",
+            )
+        with gr.Tab("Text → music"):
+            query = gr.Textbox(label="Describe the music", placeholder="a calm piano ballad")
+            search_button = gr.Button("Search", variant="primary")
+            search_table = gr.Dataframe(headers=headers, label="Best matches", interactive=False)
+            search_players = [gr.Audio(label=f"#{i + 1}", interactive=False) for i in range(TOP_K)]
+            search_button.click(search, [query], [search_table, *search_players], api_name="search")
+            query.submit(search, [query], [search_table, *search_players])
+            gr.Examples(
+                [[q] for q in SEARCH_EXAMPLES],
+                inputs=[query],
+                outputs=[search_table, *search_players],
+                fn=search,
+                run_on_click=True,
+                cache_examples=False,
+            )
+        with gr.Tab("Music → music"):
+            similar_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
+            similar_button = gr.Button("Find similar clips", variant="primary")
+            similar_table = gr.Dataframe(headers=headers, label="Nearest gallery clips", interactive=False)
+            similar_players = [gr.Audio(label=f"#{i + 1}", interactive=False) for i in range(TOP_K)]
+            similar_button.click(similar, [similar_audio], [similar_table, *similar_players], api_name="similar")
+            gr.Examples(
+                [[clip] for clip in example_clips[:2]],
+                inputs=[similar_audio],
+                outputs=[similar_table, *similar_players],
+                fn=similar,
+                run_on_click=True,
+                cache_examples=False,
+            )
+    return demo
+
+
+def main() -> None:
+    service = MuLanService(resolve_model(), resolve_gallery())
+    demo = build_demo(service)
+    demo.queue(default_concurrency_limit=int(os.environ.get("MULAN_CONCURRENCY", 2)), max_size=256)
+    demo.launch(allowed_paths=[str(service.gallery_dir)], show_error=True)
+
+
+if __name__ == "__main__":
+    main()
