@@ -137,14 +137,17 @@ def load_audio(path: str | None) -> tuple[np.ndarray, str]:
 
     try:
         decoder = AudioDecoder(path, sample_rate=SAMPLING_RATE, num_channels=1)
-        duration = decoder.metadata.duration_seconds
-        samples = decoder.get_samples_played_in_range(
-            0.0, MAX_SECONDS if duration is None else min(duration, MAX_SECONDS)
-        )
-    except Exception as error:  # torchcodec raises RuntimeError/ValueError for anything it cannot decode
+    except Exception as error:  # torchcodec raises RuntimeError/ValueError for anything it cannot open
         raise gr.Error(
             f"This file could not be read as audio ({type(error).__name__}). Upload a WAV, MP3, FLAC or OGG file."
         ) from None
+    duration = decoder.metadata.duration_seconds
+    try:
+        samples = decoder.get_samples_played_in_range(0.0, min(duration or MAX_SECONDS, MAX_SECONDS))
+    except RuntimeError as error:
+        if "No audio frames were decoded" in str(error):  # a valid container without samples
+            raise gr.Error("The recording is empty: record or upload at least a second of music.") from None
+        raise gr.Error(f"The audio in this file is damaged and could not be decoded ({error}).") from None
     clip = samples.data.mean(dim=0).numpy()
     if clip.size == 0:
         raise gr.Error("The recording is empty: record or upload at least a second of music.")
