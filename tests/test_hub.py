@@ -31,12 +31,19 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 def test_model_card_has_the_hub_metadata_and_the_figures(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), hub_model_id="someone/mulan-tiny", max_steps=300)
-    summary = {"steps": 300, "examples": 4800, "validation": {"val/roc_auc/instruments": 0.912}, "skipped": {}}
+    summary = {
+        "steps": 300,
+        "examples": 4800,
+        "validation": {"validation/roc_auc/instruments": 0.912},
+        "skipped": {},
+        "test": {"test/roc_auc/instruments": 0.88, "test/roc_auc/mode": 0.5},
+    }
     card = write_model_card(tmp_path, args, summary).read_text()
     header = card.split("---")[1]
     assert "pipeline_tag: zero-shot-audio-classification" in header
     assert "library_name: transformers" in header
-    assert "| instruments | 0.912 |" in card
+    assert "| validation | instruments | 0.912 |" in card
+    assert "| test | instruments | 0.880 |" in card and "| test | mode | 0.500 |" in card
     assert "300 steps (4800 examples)" in card
     assert 'model="someone/mulan-tiny"' in card
 

@@ -113,19 +113,31 @@ def test_step_decay_schedule():
         step_decay_factor(0, decay_every=0)
 
 
+CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
+
+
 def run_step(num_processes: int, out: Path) -> dict:
     accelerate = Path(sys.executable).parent / "accelerate"
-    # accelerate 1.15 starts several CPU processes only through torch.distributed.run, which its --multi_gpu launcher
-    # uses; `--cpu --num_processes 2` alone starts one process (multi-CPU otherwise expects an MPI hostfile). The
-    # script builds Accelerator(cpu=True), so the processes run on the CPU with the gloo backend, and it checks
-    # that the launcher started the expected number of processes.
-    launcher = "--multi_gpu" if num_processes > 1 else "--cpu"
-    command = [str(accelerate), "launch", launcher, "--num_processes", str(num_processes), "--num_machines", "1"]
-    command += ["--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), str(out)]
+    # Through the project's accelerate config files. accelerate 1.15 starts several CPU processes only through
+    # torch.distributed.run, which its multi-GPU launcher uses (the 2-process file says so); the script builds
+    # Accelerator(cpu=True), so the processes run on the CPU with gloo, and it checks the number of processes.
+    config = CONFIGS / ("accelerate_cpu_2proc.yaml" if num_processes == 2 else "accelerate_cpu.yaml")
+    command = [str(accelerate), "launch", "--config_file", str(config), str(SCRIPT), str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EXPECTED_PROCESSES": str(num_processes)}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     return torch.load(out)
+
+
+@pytest.mark.parametrize("name", ["cpu", "cpu_2proc", "ddp", "fsdp"])
+def test_accelerate_config_files_load(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(CONFIGS / f"accelerate_{name}.yaml"))
+    expected = {"cpu": ("NO", 1), "cpu_2proc": ("MULTI_GPU", 2), "ddp": ("MULTI_GPU", 8), "fsdp": ("FSDP", 8)}
+    assert (config.distributed_type.value, config.num_processes) == expected[name]
+    if name == "fsdp":
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "ASTLayer,BertLayer"
 
 
 def test_two_processes_match_one_process_with_the_whole_batch(tmp_path):

@@ -12,8 +12,13 @@ def write_model_card(folder: str | Path, args=None, summary: dict | None = None)
     folder = Path(folder)
     settings = asdict(args) if is_dataclass(args) else dict(args or {})
     summary = summary or {}
-    validation = summary.get("validation", {})
-    figures = "\n".join(f"| {k.split('/')[-1]} | {v:.3f} |" for k, v in validation.items()) or "| (none) | |"
+    figures = (
+        "\n".join(
+            f"| {name.split('/')[0]} | {name.split('/')[-1]} | {value:.3f} |"
+            for name, value in {**summary.get("validation", {}), **summary.get("test", {})}.items()
+        )
+        or "| (none) | | |"
+    )
     card = f"""---
 library_name: transformers
 pipeline_tag: zero-shot-audio-classification
@@ -27,10 +32,10 @@ A two-tower joint embedding of music audio and text (Huang et al., *MuLan*, ISMI
 `{settings.get("data", "?")}`, batch {settings.get("batch_size", "?")} per process, learning rate
 {settings.get("learning_rate", "?")}, loss `{settings.get("loss", "contrastive")}`.
 
-## Zero-shot tagging on the validation split (macro ROC-AUC)
+## Zero-shot tagging (macro ROC-AUC)
 
-| labels | ROC-AUC |
-| --- | --- |
+| split | labels | ROC-AUC |
+| --- | --- | --- |
 {figures}
 
 Records skipped while training: {json.dumps(summary.get("skipped", {}))}.

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,8 +54,10 @@ class TrainingArguments:
     resume_from_checkpoint: str | None = None  # a checkpoint folder or "latest"
     eval_steps: int = 100
     eval_clips: int = 64
+    test_at_end: bool = True  # zero-shot tag the corpus's whole test split after training
     max_bad_steps: int = 5
     num_workers: int = 0
+    cpu_threads: int | None = None  # per process on CPU; default: the machine's cores / local processes
     seed: int = 0
     log_with: str | None = "tensorboard" if importlib.util.find_spec("tensorboard") else None
     push_to_hub: bool = False
@@ -126,25 +129,45 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, float]:
-    """Zero-shot tagging ROC-AUC on the corpus's validation split (its label columns)."""
+def corpus_tagging_scores(
+    model, processor, data: str, split: str = "validation", max_clips: int | None = None, cache_dir=None
+) -> dict[str, float]:
+    """Zero-shot tagging macro ROC-AUC on a split of the corpus, one figure per label column (instruments, tempo,
+    mode, style); the clips are embedded once for all columns."""
+    import tempfile
+
     from datasets import load_dataset
 
     from ..evaluation import load_tagging_dataset, zero_shot_tagging
 
-    if not os.path.isdir(args.data):
+    if not os.path.isdir(data):
         return {}
-    dataset = load_dataset("audiofolder", data_dir=args.data, split="validation")
-    dataset = dataset.select(range(min(args.eval_clips, len(dataset))))
+    dataset = load_dataset("audiofolder", data_dir=data, split=split)
+    if max_clips:
+        dataset = dataset.select(range(min(max_clips, len(dataset))))
     scores = {}
-    for column in ("instruments", "tempo", "mode", "style"):
-        if column in dataset.column_names:
-            try:
-                report = zero_shot_tagging(model, processor, load_tagging_dataset(dataset, column), progress=False)
-                scores[f"val/roc_auc/{column}"] = report.metrics["macro_roc_auc"]
-            except ValueError as error:
-                logger.warning(f"Validation on {column} skipped: {error}")
+    with tempfile.TemporaryDirectory() if cache_dir is None else nullcontext(cache_dir) as cache:
+        for column in ("instruments", "tempo", "mode", "style"):
+            if column in dataset.column_names:
+                try:
+                    tagging = load_tagging_dataset(dataset, column)
+                    report = zero_shot_tagging(model, processor, tagging, cache_dir=cache, progress=False)
+                    scores[f"{split}/roc_auc/{column}"] = report.metrics["macro_roc_auc"]
+                except ValueError as error:
+                    logger.warning(f"Zero-shot tagging of {column} on {split} skipped: {error}")
     return scores
+
+
+def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, float]:
+    """Zero-shot tagging ROC-AUC on (the first `eval_clips` of) the corpus's validation split."""
+    return corpus_tagging_scores(model, processor, args.data, "validation", args.eval_clips)
+
+
+def resolve_arguments(given: dict) -> TrainingArguments:
+    """TrainingArguments from explicitly given values over the preset's "training" defaults over the dataclass's:
+    `tiny` brings the settings of its CPU recipe, a command-line flag still wins."""
+    preset = given.get("preset", TrainingArguments.preset)
+    return TrainingArguments(**{**load_preset(preset).get("training", {}), **given})
 
 
 def train(args: TrainingArguments) -> dict:
@@ -162,6 +185,14 @@ def train(args: TrainingArguments) -> dict:
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     set_seed(args.seed)
+    if accelerator.device.type == "cpu":
+        # `accelerate launch` without --cpu sets OMP_NUM_THREADS=1 (a quarter or half of a small machine); use the
+        # cores this process may run on, shared among the processes of this machine, unless told otherwise.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", accelerator.num_processes))
+        threads = args.cpu_threads or max(1, cores // local_processes)
+        torch.set_num_threads(threads)
+        logger.info(f"CPU training with {threads} threads per process.")
     if args.make_corpus_recordings and not os.path.exists(args.data) and accelerator.is_main_process:
         from ..data.corpus import make_corpus
 
@@ -306,11 +337,15 @@ def train(args: TrainingArguments) -> dict:
     }
     if accelerator.is_main_process:
         final = output_dir / "model"
+        summary["model_dir"] = str(final)
         unwrapped.save_pretrained(final)
         processor.save_pretrained(final)
         if not validation:
             validation = validation_roc_auc(unwrapped, processor, args)
             summary["validation"] = validation
+        if args.test_at_end:
+            accelerator.print("Zero-shot tagging the test split ...")
+            summary["test"] = corpus_tagging_scores(unwrapped, processor, args.data, "test")
         from ..hub import write_model_card
 
         write_model_card(final, args, summary)
