@@ -192,6 +192,17 @@ def test_set_epoch_reshuffles_and_nodes_get_disjoint_rows(corpus_dir):
     assert not set(rank0) & set(rank1) and sorted(rank0 + rank1) == sorted(first)
 
 
+def test_examples_carry_their_recording_id(corpus_dir):
+    """The loss masks windows of the same recording: each example names the recording it was cut from."""
+    only_ids = [TextSource("id", ["recording_id"]), TextSource("style", ["style"])]
+    stream = build_training_stream(str(corpus_dir), only_ids, window_seconds=None, shuffle_buffer=10)
+    stream.set_epoch(0)
+    examples = list(stream)
+    by_id = [e for e in examples if e["source"] == "id"]
+    assert by_id and all(e["recording"] == e["text"] for e in by_id)
+    assert {e["recording"] for e in examples if e["source"] == "style"} == {e["text"] for e in by_id}
+
+
 def test_collator_batches_with_dataloader_workers(corpus_dir, tokenizer):
     processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=200), tokenizer)
     stream = build_training_stream(str(corpus_dir), window_seconds=2.0, seed=1)
@@ -204,6 +215,7 @@ def test_collator_batches_with_dataloader_workers(corpus_dir, tokenizer):
         assert batch["input_ids"].shape[0] == 8 and batch["input_ids"].shape[1] <= 64
         assert set(batch["sources"]) <= {"short_form", "long_form", "playlist", "ontology"}
         assert set(batch["skipped"]) == {"undecodable", "too_short", "no_text"}
+        assert len(batch["recordings"]) == 8 and all(r.startswith("rec-") for r in batch["recordings"])
     assert torch.isfinite(torch.cat([b["input_features"] for b in batches])).all()
 
 

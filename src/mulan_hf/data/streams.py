@@ -43,6 +43,7 @@ def _example_features():
             "audio": List(Value("float32")),  # one window, mono, at the stream's sampling rate (None: not decoded)
             "text": Value("string"),
             "source": Value("string"),
+            "recording": Value("string"),  # the recording's id (or path): equal ids are the same audio
             **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
         }
     )
@@ -147,12 +148,15 @@ class WindowSampler:
         logger.warning(
             f"Skipping a record of source {self.source.name!r} ({reason}): {where}{': ' + detail if detail else ''}"
         )
-        self._append(out, None, None, reason)
+        self._append(out, None, None, where, reason)
 
-    def _append(self, out: dict[str, list], samples, text: str | None, skipped: str | None = None) -> None:
+    def _append(
+        self, out: dict[str, list], samples, text: str | None, recording: str, skipped: str | None = None
+    ) -> None:
         out["audio"].append(samples)
         out["text"].append(text)
         out["source"].append(self.source.name)
+        out["recording"].append(recording)
         for reason in SKIP_REASONS:
             out[f"skipped_{reason}"].append(int(reason == skipped))
 
@@ -195,11 +199,14 @@ class WindowSampler:
             worker = torch.utils.data.get_worker_info()
             self.rng = np.random.default_rng([self.seed, worker.id if worker else 0])
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {"audio": [], "text": [], "source": [], **{f"skipped_{r}": [] for r in SKIP_REASONS}}
+        out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": []}
+        out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
         for row in rows:
             audio = row.get(self.audio_column)
-            where = (audio.get("path") if isinstance(audio, dict) else None) or str(row.get("recording_id", "a row"))
+            path = audio.get("path") if isinstance(audio, dict) else audio if isinstance(audio, str) else None
+            recording = str(row.get("recording_id") or path or "")
+            where = path or recording or "a row"
             texts = self._texts(row)
             if not texts:
                 self._skip(out, "no_text", where)
@@ -217,7 +224,7 @@ class WindowSampler:
                         continue
                     samples = np.pad(samples, (0, want - len(samples)))
                 samples = samples[:want].astype(np.float32, copy=False)
-            self._append(out, samples, texts[int(self.rng.integers(len(texts)))])
+            self._append(out, samples, texts[int(self.rng.integers(len(texts)))], recording)
         return out
 
 
@@ -306,8 +313,9 @@ def build_training_stream(
 
 
 class MuLanCollator:
-    """Collate examples into model inputs with `MuLanProcessor`; also returns `sources` and `skipped` (the bad
-    records among this batch's rows, by reason) for the training loop to log. A batch made only of skipped records
+    """Collate examples into model inputs with `MuLanProcessor`; also returns `sources`, `recordings` (ids: the
+    loss treats two windows of one recording as positives) and `skipped` (the bad records among this batch's rows,
+    by reason) for the training loop. A batch made only of skipped records
     holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
 
     def __init__(self, processor, max_text_length: int = 64):
@@ -318,7 +326,7 @@ class MuLanCollator:
         skipped = {r: int(sum(e[f"skipped_{r}"] for e in examples)) for r in SKIP_REASONS}
         examples = [e for e in examples if is_example(e)]
         if not examples:
-            return {"skipped": skipped, "sources": []}
+            return {"skipped": skipped, "sources": [], "recordings": []}
         batch = self.processor(
             text=[e["text"] for e in examples],
             audio=[np.asarray(e["audio"], dtype=np.float32) for e in examples],
@@ -327,4 +335,5 @@ class MuLanCollator:
             max_length=self.max_text_length,
             return_tensors="pt",
         )
-        return {**batch, "sources": [e["source"] for e in examples], "skipped": skipped}
+        recordings = [e.get("recording") or "" for e in examples]
+        return {**batch, "sources": [e["source"] for e in examples], "recordings": recordings, "skipped": skipped}

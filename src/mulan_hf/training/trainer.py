@@ -18,7 +18,7 @@ from transformers.utils import logging
 
 from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
 from ..data.streams import SKIP_REASONS, MuLanCollator, TextSource, build_training_stream, default_sources
-from .losses import contrastive_loss, sigmoid_loss, text_ids
+from .losses import contrastive_loss, sigmoid_loss, string_id, text_ids
 from .schedules import step_decay_schedule
 
 logger = logging.get_logger(__name__)
@@ -273,17 +273,22 @@ def train(args: TrainingArguments) -> dict:
         for reason, count in batch.pop("skipped").items():
             state["skipped"][reason] += count
         sources = batch.pop("sources")
+        recordings = batch.pop("recordings", [])
         if len(sources) < 2:
             continue
         with accelerator.accumulate(model):
             inputs = {k: v.to(accelerator.device) for k, v in batch.items()}
             output = model(**inputs)
-            text_group = text_ids(inputs["input_ids"], inputs.get("attention_mask")) if args.mask_duplicates else None
+            text_group = audio_group = None
+            if args.mask_duplicates:  # equal texts and windows of one recording are not negatives of each other
+                text_group = text_ids(inputs["input_ids"], inputs.get("attention_mask"))
+                if recordings and all(recordings):
+                    audio_group = torch.tensor([string_id(r) for r in recordings], device=accelerator.device)
             scale = unwrapped.logit_scale
             if args.loss == "sigmoid":
-                loss = sigmoid_loss(output.audio_embeds, output.text_embeds, scale, logit_bias, text_group)
+                loss = sigmoid_loss(output.audio_embeds, output.text_embeds, scale, logit_bias, text_group, audio_group)
             else:
-                loss = contrastive_loss(output.audio_embeds, output.text_embeds, scale, text_group)
+                loss = contrastive_loss(output.audio_embeds, output.text_embeds, scale, text_group, audio_group)
             if not torch.isfinite(loss):
                 state["bad_steps"] += 1
                 optimizer.zero_grad()
