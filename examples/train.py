@@ -47,7 +47,7 @@ def show_held_back_clips(model_dir: str, data: str, count: int = 3) -> None:
     from mulan_hf.data.music import INSTRUMENTS, STYLES
 
     tagger = pipeline("zero-shot-audio-classification", model=model_dir)
-    labels = sorted(INSTRUMENTS) + sorted(STYLES)
+    labels = sorted(INSTRUMENTS) + sorted(style.name for style in STYLES)
     clips = load_dataset("audiofolder", data_dir=data, split="test").select(range(count))
     print("\nHeld-back clips (test split), top 5 of instruments + styles:")
     for clip in clips:

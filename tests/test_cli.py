@@ -57,7 +57,7 @@ def test_ci_runs_the_readme_test_command():
     readme_lines = (ROOT / "README.md").read_text().splitlines()
     commands = [line.split("#")[0].strip() for line in readme_lines[:6] if line.startswith("bash ")]
     assert len(commands) == 2, "the README starts with the main-job and test commands"
-    assert commands[0].endswith("mulan-hf demo")
+    assert commands[0].endswith("accelerate launch examples/train.py")  # the training issue's main job
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
 
 

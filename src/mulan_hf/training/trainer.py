@@ -317,7 +317,12 @@ def train(args: TrainingArguments) -> dict:
             **{f"skipped/{k}": v for k, v in state["skipped"].items()},
         }
         progress.update(1)
-        progress.set_postfix(loss=f"{record['loss']:.3f}", temperature=f"{record['temperature']:.3f}")
+        rate = progress.format_dict.get("rate") or 0.0  # steps/s (smoothed by tqdm)
+        examples_per_second = rate * len(sources) * accelerator.num_processes
+        progress.set_postfix(
+            loss=f"{record['loss']:.3f}", temperature=f"{record['temperature']:.3f}", ex_s=f"{examples_per_second:.1f}"
+        )
+        record["examples_per_second"] = examples_per_second
         if args.eval_steps and state["step"] % args.eval_steps == 0 and accelerator.is_main_process:
             model.eval()
             validation = validation_roc_auc(unwrapped, processor, args)
