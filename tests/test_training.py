@@ -232,3 +232,50 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path)
     assert all(np.isfinite(r["loss"]) for r in records)
     assert (out / "model" / "model.safetensors").is_file() and (out / "model" / "README.md").is_file()
     assert "pipeline_tag: zero-shot-audio-classification" in (out / "model" / "README.md").read_text()
+
+
+def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_split(tiny_run_setup, tmp_path):
+    """The default preset's shape in miniature: a ResNet tower over the preset's window, the MiniLM text tower
+    locked (its weights stay the packaged ones, the projection learns), test-split figures in the card."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from mulan_hf import MuLanModel
+    from mulan_hf.presets import packaged_text_model_path
+
+    preset = {
+        "audio_tower": "resnet",
+        "audio_config": {
+            "num_channels": 1,
+            "embedding_size": 8,
+            "hidden_sizes": [8, 16],
+            "depths": [1, 1],
+            "layer_type": "basic",
+        },  # fmt: skip
+        "feature_extractor": {"num_mel_bins": 32, "window_frames": 100},
+        "text_model": "packaged-minilm",
+        "training": {"lock_text_tower": True, "learning_rate": 1e-3, "max_steps": 3},
+    }
+    (tmp_path / "resnet.json").write_text(json.dumps(preset))
+    out = tmp_path / "run"
+    command = train_command(tiny_run_setup, out, "--save_steps", "0")
+    command[command.index("--preset") + 1] = str(tmp_path / "resnet.json")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [r["step"] for r in history(out)] == [1, 2, 3]
+    model = MuLanModel.from_pretrained(out / "model")
+    assert model.config.audio_tower_type == "resnet"
+    packaged = load_file(str(Path(packaged_text_model_path()) / "model.safetensors"))
+    layer = "encoder.layer.0.attention.self.query.weight"
+    weights = {n: p for n, p in model.text_model.named_parameters()}
+    packaged_name = next(n for n in packaged if n.endswith(layer))
+    torch.testing.assert_close(weights[layer], packaged[packaged_name])  # locked: unchanged
+    init = load_file(str(out / "audio-tower-init" / "model.safetensors"))
+    stem = "embedder.embedder.convolution.weight"
+    learnt = dict(model.audio_model.named_parameters())[stem]
+    assert learnt.shape == init[stem].shape and not torch.equal(learnt, init[stem])  # the audio tower learnt
+    card = (out / "model" / "README.md").read_text()
+    assert "| test | instruments |" in card
+    processor_config = json.loads((out / "model" / "processor_config.json").read_text())
+    assert processor_config["feature_extractor"]["window_frames"] == 100
