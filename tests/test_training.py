@@ -259,11 +259,12 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     }
     (tmp_path / "resnet.json").write_text(json.dumps(preset))
     out = tmp_path / "run"
-    command = train_command(tiny_run_setup, out, "--save_steps", "0")
+    command = train_command(tiny_run_setup, out, "--save_steps", "1", "--save_total_limit", "2")
     command[command.index("--preset") + 1] = str(tmp_path / "resnet.json")
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
     assert result.returncode == 0, result.stderr[-4000:]
     assert [r["step"] for r in history(out)] == [1, 2, 3]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-2", "step-3"]  # save_total_limit
     model = MuLanModel.from_pretrained(out / "model")
     assert model.config.audio_tower_type == "resnet"
     packaged = load_file(str(Path(packaged_text_model_path()) / "model.safetensors"))
@@ -279,3 +280,15 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     assert "| test | instruments |" in card
     processor_config = json.loads((out / "model" / "processor_config.json").read_text())
     assert processor_config["feature_extractor"]["window_frames"] == 100
+
+
+def test_latest_checkpoint_skips_half_written_ones(tmp_path):
+    from mulan_hf.training.trainer import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) is None
+    for name, complete in [("step-4", True), ("step-12", True), ("step-8", True), ("step-16.partial", False),
+                           ("step-20", False)]:  # fmt: skip
+        (tmp_path / "checkpoints" / name).mkdir(parents=True)
+        if complete:
+            (tmp_path / "checkpoints" / name / "trainer_state.json").write_text("{}")
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step-12"  # a kill mid-save leaves these

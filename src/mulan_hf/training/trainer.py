@@ -51,6 +51,7 @@ class TrainingArguments:
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     save_steps: int = 100
+    save_total_limit: int | None = 2  # keep the newest N checkpoints (None: all)
     resume_from_checkpoint: str | None = None  # a checkpoint folder or "latest"
     eval_steps: int = 100
     eval_clips: int = 64
@@ -123,9 +124,15 @@ def _sources(args: TrainingArguments) -> list[TextSource]:
     ]
 
 
+def complete_checkpoints(folder: str | Path) -> list[Path]:
+    """The complete `step-N` checkpoints in `folder`, oldest first (half-written `step-N.partial` ones left by a
+    kill mid-save are ignored)."""
+    steps = [p for p in Path(folder).glob("step-*") if p.name[5:].isdigit() and (p / "trainer_state.json").is_file()]
+    return sorted(steps, key=lambda p: int(p.name[5:]))
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    checkpoints = sorted(Path(output_dir).glob("checkpoints/step-*"), key=lambda p: int(p.name.split("-")[1]))
-    complete = [p for p in checkpoints if (p / "trainer_state.json").is_file()]
+    complete = complete_checkpoints(Path(output_dir) / "checkpoints")
     return complete[-1] if complete else None
 
 
@@ -334,7 +341,7 @@ def train(args: TrainingArguments) -> dict:
         if args.log_with:
             accelerator.log(record, step=state["step"])
         if args.save_steps and state["step"] % args.save_steps == 0:
-            save_checkpoint(accelerator, output_dir, state, stream)
+            save_checkpoint(accelerator, output_dir, state, stream, args.save_total_limit)
     progress.close()
 
     accelerator.wait_for_everyone()
@@ -367,9 +374,10 @@ def train(args: TrainingArguments) -> dict:
     return summary
 
 
-def save_checkpoint(accelerator, output_dir: Path, state: dict, stream) -> Path:
+def save_checkpoint(accelerator, output_dir: Path, state: dict, stream, keep: int | None = None) -> Path:
     """accelerate's save_state (model, optimiser, schedule, RNG) plus the step counters and each process's stream
-    position; written to a temporary folder and renamed, so a kill mid-save never leaves a half checkpoint."""
+    position; written to a temporary folder and renamed, so a kill mid-save never leaves a half checkpoint. Only
+    the newest `keep` complete checkpoints stay."""
     from accelerate.utils import gather_object
 
     folder = output_dir / "checkpoints" / f"step-{state['step']}"
@@ -383,6 +391,9 @@ def save_checkpoint(accelerator, output_dir: Path, state: dict, stream) -> Path:
         if folder.exists():
             shutil.rmtree(folder)
         partial.rename(folder)
+        if keep:
+            for old in complete_checkpoints(folder.parent)[:-keep]:
+                shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return folder
 
