@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hub_stand_in import HubStandIn  # tests/hub_stand_in.py
 
 from mulan_hf.training import (
     contrastive_loss,
@@ -236,7 +237,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path)
 
 def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_split(tiny_run_setup, tmp_path):
     """The default preset's shape in miniature: a ResNet tower over the preset's window, the MiniLM text tower
-    locked (its weights stay the packaged ones, the projection learns), test-split figures in the card."""
+    locked (its weights stay the packaged ones, the projection learns), test-split figures in the card, and
+    `--push_to_hub` sending exactly the saved folder."""
     import json
 
     from safetensors.torch import load_file
@@ -261,8 +263,18 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     out = tmp_path / "run"
     command = train_command(tiny_run_setup, out, "--save_steps", "1", "--save_total_limit", "2")
     command[command.index("--preset") + 1] = str(tmp_path / "resnet.json")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
+    command += ["--push_to_hub", "true", "--hub_model_id", "someone/mulan-tiny"]
+    # The push goes to a stand-in for the Hub's HTTP API (tests cannot reach the Hub; tests/hub_stand_in.py).
+    with HubStandIn() as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_stand_in", "HF_HUB_OFFLINE": "0"}
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
+    assert hub.unexpected == []
+    pushed = hub.files("someone/mulan-tiny")
+    assert pushed == {
+        str(p.relative_to(out / "model")): p.read_bytes() for p in (out / "model").rglob("*") if p.is_file()
+    }
+    assert "pipeline_tag: zero-shot-audio-classification" in pushed["README.md"].decode()
     assert [r["step"] for r in history(out)] == [1, 2, 3]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-2", "step-3"]  # save_total_limit
     model = MuLanModel.from_pretrained(out / "model")
