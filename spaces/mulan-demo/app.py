@@ -14,6 +14,7 @@ model loads through its remote code (trust_remote_code=True).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -93,6 +94,8 @@ class MuLanService:
         self.gallery_dir = gallery
         self.gallery = json.loads((gallery / "gallery.json").read_text())
         self.lock = threading.Lock()  # torch's CPU kernels already use every core: one forward at a time
+        # Most requests reuse a label list (the default vocabulary): embed each list once.
+        self.label_embeddings = functools.lru_cache(maxsize=64)(self._label_embeddings)
         clips = [load_audio(str(gallery / entry["file_name"]))[0] for entry in self.gallery]
         self.gallery_embeds = self.embed_audio(clips)
 
@@ -108,9 +111,12 @@ class MuLanService:
         with self.lock:
             return self.model.get_text_features(**inputs).pooler_output
 
+    def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
+        return self.embed_text(list(labels))
+
     def tag(self, clip: np.ndarray, labels: list[str]) -> dict[str, float]:
         audio = self.embed_audio([clip])
-        text = self.embed_text(labels)
+        text = self.label_embeddings(tuple(labels))  # cached per label list
         scores = (audio @ text.T * self.model.logit_scale.exp()).softmax(dim=-1)[0]
         return {label: float(score) for label, score in zip(labels, scores)}
 

@@ -209,26 +209,36 @@ def _print_listing(title: str, folder: Path, listing: list[tuple[str, int]]) -> 
         print(f"  {size:>12,}  {path}")
 
 
-def run_push(args: argparse.Namespace) -> int:
-    from mulan_hf.hub import stage_model_repo, upload_repo
+def _publish(args: argparse.Namespace, repo_id: str, repo_type: str, stage, **upload_kwargs) -> int:
+    """Check the id, stage the folder (`stage(out)` returns its listing), list it, and upload unless --dry-run."""
+    from mulan_hf.hub import check_repo_id, upload_repo
 
-    out = Path(args.out or Path("outputs") / "hub" / args.repo_id.replace("/", "--"))
     try:
-        listing = stage_model_repo(args.model_dir, out, args.repo_id)
-    except FileNotFoundError as error:
+        check_repo_id(repo_id)
+        out = Path(args.out or Path("outputs") / "hub" / repo_id.replace("/", "--"))
+        listing = stage(out)
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    verb = "Would upload" if args.dry_run else "Uploading"
-    _print_listing(f"{verb} to model repo {args.repo_id}", out, listing)
+    variables = upload_kwargs.get("space_variables")
+    kind = {"model": "model repo", "space": "Gradio Space"}[repo_type]
+    described = f"{kind} {repo_id}" + (f" (variable MULAN_MODEL={variables['MULAN_MODEL']})" if variables else "")
+    _print_listing(f"{'Would upload' if args.dry_run else 'Uploading'} to {described}", out, listing)
     if args.dry_run:
         print("Dry run: nothing was sent. The staged folder is exactly what would be uploaded.")
         return 0
-    print(upload_repo(out, args.repo_id, "model", private=args.private))
+    print(upload_repo(out, repo_id, repo_type, private=args.private, **upload_kwargs))
     return 0
 
 
+def run_push(args: argparse.Namespace) -> int:
+    from mulan_hf.hub import stage_model_repo
+
+    return _publish(args, args.repo_id, "model", lambda out: stage_model_repo(args.model_dir, out, args.repo_id))
+
+
 def run_deploy_space(args: argparse.Namespace) -> int:
-    from mulan_hf.hub import stage_space_repo, upload_repo
+    from mulan_hf.hub import stage_space_repo
 
     if not args.dry_run and Path(args.model_id).exists():
         print(
@@ -237,17 +247,19 @@ def run_deploy_space(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    out = Path(args.out or Path("outputs") / "hub" / args.space_id.replace("/", "--"))
-    listing = stage_space_repo(out, args.model_id, gallery_size=args.gallery_size)
-    verb = "Would upload" if args.dry_run else "Uploading"
-    _print_listing(f"{verb} to Gradio Space {args.space_id} (variable MULAN_MODEL={args.model_id})", out, listing)
-    if args.dry_run:
-        print("Dry run: nothing was sent. The staged folder is exactly what would be uploaded.")
-        return 0
-    print(
-        upload_repo(out, args.space_id, "space", private=args.private, space_variables={"MULAN_MODEL": args.model_id})
+    return _publish(
+        args,
+        args.space_id,
+        "space",
+        lambda out: stage_space_repo(out, args.model_id, gallery_size=args.gallery_size),
+        space_variables={"MULAN_MODEL": args.model_id},
     )
-    return 0
+
+
+def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
+    parser.add_argument("--out", default=None, help=f"staging folder (default {default_out})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,9 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
     push.add_argument("--repo-id", required=True, help="the model repo, user/name")
-    push.add_argument("--private", action="store_true", help="create the repo as private")
-    push.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
-    push.add_argument("--out", default=None, help="staging folder (default outputs/hub/USER--NAME)")
+    _add_publish_options(push, "outputs/hub/USER--NAME")
     push.set_defaults(func=run_push)
 
     deploy = jobs.add_parser(
@@ -377,9 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--space-id", required=True, help="the Space, user/name")
     deploy.add_argument("--model-id", required=True, help="the Hub id of the MuLan model the Space loads")
     deploy.add_argument("--gallery-size", type=int, default=24, help="gallery clips to render (default 24)")
-    deploy.add_argument("--private", action="store_true", help="create the Space as private")
-    deploy.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
-    deploy.add_argument("--out", default=None, help="staging folder (default outputs/hub/USER--SPACE)")
+    _add_publish_options(deploy, "outputs/hub/USER--SPACE")
     deploy.set_defaults(func=run_deploy_space)
     return parser
 

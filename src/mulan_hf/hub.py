@@ -105,6 +105,12 @@ def stage_space_repo(out: str | Path, model_id: str, gallery_size: int = 24) -> 
     return _listing(out)
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Publishing needs a full Hub id: user/name (or organisation/name)."""
+    if not repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"Pushing needs a repo id of the form user/name, got {repo_id!r}.")
+
+
 def upload_repo(
     folder: str | Path,
     repo_id: str,
@@ -117,8 +123,7 @@ def upload_repo(
     """Create the repo if needed (a Gradio Space for repo_type "space") and upload the folder in one commit."""
     from huggingface_hub import HfApi
 
-    if not repo_id or "/" not in repo_id:
-        raise ValueError(f"Pushing needs a repo id of the form user/name, got {repo_id!r}.")
+    check_repo_id(repo_id)
     api = HfApi(token=token, endpoint=endpoint)
     extra = {}
     if repo_type == "space":

@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +174,12 @@ def resolve_arguments(given: dict) -> TrainingArguments:
     """TrainingArguments from explicitly given values over the preset's "training" defaults over the dataclass's:
     `tiny` brings the settings of its CPU recipe, a command-line flag still wins."""
     preset = given.get("preset", TrainingArguments.preset)
-    return TrainingArguments(**{**load_preset(preset).get("training", {}), **given})
+    recipe = load_preset(preset).get("training", {})
+    known = {f.name for f in fields(TrainingArguments)}
+    unknown = sorted(set(recipe) - known)
+    if unknown:
+        raise ValueError(f"The preset {preset!r} sets unknown training options {unknown}; known: {sorted(known)}.")
+    return TrainingArguments(**{**recipe, **given})
 
 
 def train(args: TrainingArguments) -> dict:
