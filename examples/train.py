@@ -14,23 +14,36 @@ import argparse
 import dataclasses
 import json
 import sys
+import types
+import typing
 
 from mulan_hf.training.trainer import TrainingArguments, resolve_arguments, train
 
 
 def parse(argv: list[str] | None = None) -> TrainingArguments:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    hints = typing.get_type_hints(TrainingArguments)
     for field in dataclasses.fields(TrainingArguments):
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         common = {"default": argparse.SUPPRESS, "help": f"default {default}"}  # only given flags override the preset
-        if isinstance(default, bool):
+        kind = _flag_type(hints[field.name])
+        if kind is bool:
             parser.add_argument(f"--{field.name}", type=_bool, metavar="BOOL", **common)
-        elif isinstance(default, list):
-            common["help"] = 'e.g. [{"name": "caption", "columns": ["caption"], "weight": 1}]'
+        elif kind in (list, dict):
+            common["help"] += " (JSON)" + (
+                ', e.g. [{"name": "caption", "columns": ["caption"], "weight": 1}]' if field.name == "sources" else ""
+            )
             parser.add_argument(f"--{field.name}", type=json.loads, metavar="JSON", **common)
         else:
-            parser.add_argument(f"--{field.name}", type=type(default) if default is not None else str, **common)
+            parser.add_argument(f"--{field.name}", type=kind, **common)
     return resolve_arguments(vars(parser.parse_args(argv)))
+
+
+def _flag_type(hint) -> type:
+    """The type a flag's text converts to, from the field's annotation: `int | None` → int, `list[str]` → list."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.get_origin(hint) or hint
 
 
 def _bool(value: str) -> bool:
@@ -66,8 +79,17 @@ if __name__ == "__main__":
     summary = train(args)
     if summary.get("model_dir"):  # the main process
         print(json.dumps(summary, indent=2))
-        if summary.get("test"):
-            print("\nZero-shot tagging of the test split, macro ROC-AUC:")
-            for name, value in summary["test"].items():
-                print(f"  {name.split('/')[-1]:<12} {value:.3f}")
+        for part, title in (
+            ("test", "Test split, sample sets heard in training (in distribution)"),
+            ("holdout", f"Held-out sample set {args.holdout_sample_set!r}: never heard in training (transfer)"),
+        ):
+            scores = summary.get(part) or {}
+            if scores:
+                name = next(iter(scores)).split("/")[0]
+                print(f"\n{title}, {scores.get(f'{name}/clips', '?')} clips, zero-shot:")
+                print(f"  {'labels':<12} {'ROC-AUC':>8} {'top-1':>7}")
+                for column in ("instruments", "tempo", "mode", "style"):
+                    if f"{name}/roc_auc/{column}" in scores:
+                        roc, top1 = scores[f"{name}/roc_auc/{column}"], scores[f"{name}/top1/{column}"]
+                        print(f"  {column:<12} {roc:>8.3f} {top1:>7.3f}")
             show_held_back_clips(summary["model_dir"], args.data)

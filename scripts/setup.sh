@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for mulan-hf: FFmpeg (for torchcodec / audio files), Chromium (the Space's browser test), a virtual environment in .venv with
+# Sets up a fresh machine for mulan-hf: FFmpeg (for torchcodec / audio files), the SoundFonts of the corpus, Chromium (the Space's browser test), a virtual environment in .venv with
 # the pinned torch + torchaudio pair, the synthesiser for the embedded corpus, and the package with its extras.
 # Safe to re-run: finished steps are quick no-ops.
 set -euo pipefail
@@ -11,6 +11,12 @@ APT_PACKAGES=()
 if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p | grep -q libavcodec; then
     APT_PACKAGES+=(ffmpeg)
 fi
+# The embedded corpus renders with several independent General-MIDI sample sets (mulan_hf.data.synthesis.SAMPLE_SETS).
+for package in csound-soundfont:/usr/share/sounds/sf2/sf_GMbank.sf2 opl3-soundfont:/usr/share/sounds/sf2/OPL-3_FM_128M.sf2; do
+    if [ ! -f "${package#*:}" ]; then
+        APT_PACKAGES+=("${package%%:*}")
+    fi
+done
 # The demo Space's browser test drives the system's Chromium (no browser downloads); only the dev setup needs it.
 if [[ "${MULAN_EXTRAS:-dev}" == *dev* ]] && ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
     APT_PACKAGES+=(chromium chromium-driver)

@@ -1,6 +1,7 @@
 """The `mulan-hf` command: one subcommand per job; `mulan-hf <job> --help` explains each."""
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,14 +56,25 @@ def run_make_corpus(args: argparse.Namespace) -> int:
     if args.num_recordings < 1:
         print("error: --num-recordings must be at least 1.", file=sys.stderr)
         return 2
-    summary = make_corpus(
-        args.out, args.num_recordings, seed=args.seed, seconds=args.seconds, workers=args.workers, progress=True
-    )
+    sample_sets = [name.strip() for name in args.sample_sets.split(",") if name.strip()]
+    try:
+        summary = make_corpus(
+            args.out,
+            args.num_recordings,
+            seed=args.seed,
+            seconds=args.seconds,
+            workers=args.workers,
+            progress=True,
+            sample_sets=sample_sets,
+        )
+    except (FileNotFoundError, ValueError) as error:  # a missing SoundFont names its package
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rate = summary["num_recordings"] / max(summary["render_seconds"], 1e-9)
     print(
         f"Wrote {summary['num_recordings']} recordings ({summary['splits']}) to {args.out} in "
         f"{summary['render_seconds']:.1f} s ({rate:.1f} recordings/s, "
-        f"{rate * summary['seconds']:.0f}x real time)."
+        f"{rate * summary['seconds']:.0f}x real time); recordings per sample set: {summary['sample_sets']}."
     )
     return 0
 
@@ -162,10 +174,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
             reports.append(job())
         except ValueError as error:
             print(f"skipped {what}: {error}", file=sys.stderr)
-    if not reports:
+    transfer = {}
+    if args.holdout_sample_set:
+        if not args.corpus:
+            print("error: --holdout-sample-set needs --corpus.", file=sys.stderr)
+            return 2
+        try:
+            transfer = _transfer_figures(model, processor, args.corpus, args.split, args.holdout_sample_set)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if not reports and not transfer:
         print("error: nothing to evaluate: give --corpus, --magnatagatune, --dataset or --ontology.", file=sys.stderr)
         return 2
     out = Path(args.out or Path(args.model) / "evaluation")
+    if transfer:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "transfer.json").write_text(json.dumps(transfer, indent=2) + "\n")
+    if not reports:
+        print(f"Report: {out / 'transfer.json'}")
+        return 0
     path = write_report(reports, out, title=f"MuLan evaluation of {args.model}")
     for report in reports:
         m = report.metrics
@@ -179,6 +207,32 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"{report.task:<24} {report.dataset:<28} {headline}")
     print(f"Report: {path}")
     return 0
+
+
+def _transfer_figures(model, processor, corpus: str, split: str, holdout: str) -> dict[str, dict[str, float]]:
+    """Print and return the in-distribution figures (`split`, without the held-out sample set) beside those of the
+    held-out sample set's validation and test recordings."""
+    from mulan_hf.evaluation.corpus import corpus_tagging_scores
+
+    figures = {
+        "in_distribution": corpus_tagging_scores(model, processor, corpus, split, exclude_sample_sets=[holdout]),
+        "held_out": corpus_tagging_scores(
+            model, processor, corpus, "validation+test", sample_sets=[holdout], name=f"holdout-{holdout}"
+        ),
+    }
+    if not figures["held_out"]:
+        raise ValueError(f"The corpus {corpus} has no recordings rendered with {holdout!r}.")
+    print(f"Zero-shot tagging, in distribution ({split}) and with the held-out sample set {holdout!r}:")
+    print(f"  {'labels':<12} {'in-dist ROC-AUC':>16} {'held-out ROC-AUC':>17} {'held-out top-1':>15}")
+    inside, outside = figures["in_distribution"], figures["held_out"]
+    for column in ("instruments", "tempo", "mode", "style"):
+        key = f"roc_auc/{column}"
+        if f"holdout-{holdout}/{key}" in outside:
+            print(
+                f"  {column:<12} {inside.get(f'{split}/{key}', float('nan')):>16.3f} "
+                f"{outside[f'holdout-{holdout}/{key}']:>17.3f} {outside[f'holdout-{holdout}/top1/{column}']:>15.3f}"
+            )
+    return figures
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -263,6 +317,8 @@ def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mulan_hf.data.synthesis import DEFAULT_SAMPLE_SETS, SAMPLE_SETS
+
     parser = argparse.ArgumentParser(
         prog="mulan-hf",
         description="MuLan: a joint embedding of music audio and natural language (Huang et al., ISMIR 2022).",
@@ -293,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render the embedded music-text corpus (audiofolder layout)",
         description=(
             "Composes music procedurally (10 styles, 20+ General-MIDI instruments, keys, modes, tempi, ensembles) "
-            "and renders 30 s FLAC recordings at 16 kHz with the SoundFont shipped by pretty_midi. Each recording "
+            "and renders 30 s FLAC recordings at 16 kHz, each with one of several independent General-MIDI sample "
+            "sets (its `soundfont` column). Each recording "
             "gets short-form tags, long-form sentences (and non-descriptive comments), playlist titles and ontology "
             "labels, written to train/validation/test folders with a metadata.jsonl, so "
             "datasets.load_dataset('audiofolder', data_dir=OUT) reads it. Deterministic for a given seed."
@@ -304,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     corpus.add_argument("--seconds", type=float, default=30.0, help="length of each recording (default 30)")
     corpus.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
+    corpus.add_argument(
+        "--sample-sets",
+        default=",".join(DEFAULT_SAMPLE_SETS),
+        help=f"comma-separated SoundFonts, names ({', '.join(f'{k}: {v.install}' for k, v in SAMPLE_SETS.items())}) "
+        f"or .sf2 paths; each recording draws one (default {','.join(DEFAULT_SAMPLE_SETS)})",
+    )
     corpus.set_defaults(func=run_make_corpus)
 
     text_filter = jobs.add_parser(
@@ -345,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--audio-column", default="audio", help="the audio column of --dataset (default audio)")
     evaluate.add_argument("--ontology", help="AudioSet ontology JSON for the text-triplet evaluation")
     evaluate.add_argument("--split", default="test", help="split to evaluate (default test)")
+    evaluate.add_argument(
+        "--holdout-sample-set",
+        help="with --corpus: the sample set the model never heard (e.g. gmbank for the default main job); prints "
+        "its recordings' figures (validation + test) beside the in-distribution split's",
+    )
     evaluate.add_argument("--template-ensemble", action="store_true", help="average several prompt templates")
     evaluate.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
     evaluate.add_argument("--cache-dir", default=None, help="where embeddings are cached (default: no cache)")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .music import FAMILY_LABELS, INSTRUMENT_LABELS, INSTRUMENTS, PieceGenerator, PieceInfo
-from .synthesis import render, write_wav
+from .synthesis import DEFAULT_SAMPLE_SETS, SAMPLE_SETS, render, soundfont_path, write_wav
 
 TEXT_SOURCES = ("short_form", "long_form", "playlist", "ontology")
 SPLITS = ("train", "validation", "test")
@@ -98,6 +98,12 @@ LONG_FORM_TEMPLATES = [
     "{Ensemble_phrase_cap} playing {style} in {key_phrase} at about {bpm} bpm.",
     "This song has a {mood} vibe thanks to the {lead} and the {mode} harmony.",
     "No vocals, just {instrument_list} playing a {tempo} {style}.",
+    "A {tempo} piece in a {mode} key.",
+    "{Tempo} tempo, {mode} mode, with {instrument_list}.",
+    "In {mode}, at a {tempo} pace: {lead_a} with {support}.",
+    "A {mode} key {style} tune with a {tempo} pulse.",
+    "{Mode_colour} {mode} harmony and a {tempo} beat.",
+    "The tempo is {tempo} and the key is {mode}.",
 ]
 PLAYLIST_TEMPLATES = [
     "{Mood} {lead} for {activity}",
@@ -112,7 +118,24 @@ PLAYLIST_TEMPLATES = [
     "{Style} for {activity}",
     "Pure {lead}",
     "{Tempo} and {mood}",
+    "{Tempo} {mode} {style}",
+    "{Tempo} tunes in {mode}",
+    "{Mode} key {lead}",
+    "{Tempo} {lead} in a {mode} key",
+    "{Mode} key {style} for {activity}",
+    "{Tempo} {mode} instrumentals",
+    "{Mode_colour} {mode} moods",
 ]
+# How a listener may name an instrument besides the corpus's own name (the 13 plain labels of the transfer
+# evaluation are among the names).
+INSTRUMENT_ALIASES = {
+    "distorted guitar": ("distorted guitar", "distorted electric guitar", "electric guitar"),
+    "electric guitar": ("electric guitar", "clean electric guitar"),
+    "bass": ("bass", "bass guitar"),
+    "drums": ("drums", "drum kit"),
+    "synth pad": ("synth pad", "synthesizer pad"),
+    "strings": ("strings", "string section"),
+}
 
 
 def _article(word: str) -> str:
@@ -145,6 +168,7 @@ class Annotator:
             "bpm": str(info.bpm),
             "key_phrase": info.key if self.rng.random() < 0.5 else f"a {info.mode} key",
             "mode": info.mode,
+            "mode_colour": "bright" if info.mode == "major" else "dark",
             "meter": info.meter,
             "register": info.register,
             "dynamics_word": {"soft": "gentle", "medium": "steady", "loud": "powerful"}[info.dynamics],
@@ -160,10 +184,13 @@ class Annotator:
         return values
 
     def short_form(self, info: PieceInfo) -> list[str]:
-        tags = [info.style, info.tempo, info.mood, *info.instruments, f"{info.mode} key", "instrumental"]
+        instruments = [self.pick(INSTRUMENT_ALIASES.get(i, (i,))) for i in info.instruments]
+        mode = self.pick([info.mode, f"{info.mode} key", f"in {info.mode}"])
+        tempo = self.pick([info.tempo, f"{info.tempo} tempo"])
+        tags = [info.style, info.mood, *instruments, "instrumental"]
         if info.ensemble == "solo":
             tags.append(f"solo {info.lead}")
-        tags = [t for t in tags if self.rng.random() < 0.85] or [info.style]
+        tags = [t for t in tags if self.rng.random() < 0.85] + [t for t in (tempo, mode) if self.rng.random() < 0.95]
         title = f"{self.pick(TITLE_WORDS[0])} {self.pick(TITLE_WORDS[1])}"
         noise = [
             title,
@@ -217,21 +244,38 @@ def split_of(index: int) -> str:
     return "validation" if index % 10 == 8 else "test" if index % 10 == 9 else "train"
 
 
-def make_recording(index: int, seed: int, seconds: float = 30.0, sampling_rate: int = 16000) -> Recording:
+def make_recording(
+    index: int,
+    seed: int,
+    seconds: float = 30.0,
+    sampling_rate: int = 16000,
+    sample_sets: tuple[str, ...] = DEFAULT_SAMPLE_SETS,
+) -> Recording:
+    """Recording `index` of the corpus with this seed: a composed piece rendered with one of `sample_sets`
+    (drawn per recording and kept in the `soundfont` column) and its texts."""
+    if not sample_sets:
+        raise ValueError("At least one sample set is needed to render a recording.")
     piece_seed = np.random.SeedSequence([seed, index]).generate_state(1)[0]
     parts, info = PieceGenerator(int(piece_seed)).make(seconds)
-    audio = render(parts, seconds, sampling_rate)
+    sample_set = sample_sets[int(np.random.default_rng([seed, index, 2]).integers(len(sample_sets)))]
+    audio = render(parts, seconds, sampling_rate, sample_set)
     texts = Annotator(np.random.default_rng([seed, index, 1])).annotate(info)
     recording_id = f"rec-{index:06d}"
-    metadata = {"file_name": f"{recording_id}.flac", "recording_id": recording_id, **texts, **info.to_dict()}
+    metadata = {
+        "file_name": f"{recording_id}.flac",
+        "recording_id": recording_id,
+        **texts,
+        **info.to_dict(),
+        "soundfont": sample_set,
+    }
     return Recording(index, split_of(index), metadata["file_name"], audio, metadata)
 
 
-def _render_task(args: tuple[int, int, float, int, str]) -> tuple[str, dict]:
-    index, seed, seconds, sampling_rate, out = args
+def _render_task(args: tuple[int, int, float, int, str, tuple[str, ...]]) -> tuple[str, dict]:
+    index, seed, seconds, sampling_rate, out, sample_sets = args
     from torchcodec.encoders import AudioEncoder
 
-    recording = make_recording(index, seed, seconds, sampling_rate)
+    recording = make_recording(index, seed, seconds, sampling_rate, sample_sets)
     path = Path(out) / recording.split / recording.file_name
     # On the 16-bit grid: FLAC then stores 16 significant bits (about 40 % smaller than the 24 it would keep).
     pcm16 = np.clip(np.round(recording.audio * 32768.0), -32768, 32767) / 32768.0
@@ -240,9 +284,15 @@ def _render_task(args: tuple[int, int, float, int, str]) -> tuple[str, dict]:
 
 
 def iter_render(
-    out: Path, num_recordings: int, seed: int, seconds: float, sampling_rate: int, workers: int
+    out: Path,
+    num_recordings: int,
+    seed: int,
+    seconds: float,
+    sampling_rate: int,
+    workers: int,
+    sample_sets: tuple[str, ...] = DEFAULT_SAMPLE_SETS,
 ) -> Iterator:
-    tasks = [(i, seed, seconds, sampling_rate, str(out)) for i in range(num_recordings)]
+    tasks = [(i, seed, seconds, sampling_rate, str(out), tuple(sample_sets)) for i in range(num_recordings)]
     if workers <= 1:
         yield from map(_render_task, tasks)
         return
@@ -258,19 +308,27 @@ def make_corpus(
     sampling_rate: int = 16000,
     workers: int = 2,
     progress: bool = True,
+    sample_sets: tuple[str, ...] | list[str] = DEFAULT_SAMPLE_SETS,
 ) -> dict:
     """Render `num_recordings` recordings into `out` (audiofolder layout with train/validation/test folders, each
-    with FLAC files and a metadata.jsonl). Deterministic for a given seed. Returns a summary with the render time."""
+    with FLAC files and a metadata.jsonl). Each recording is rendered with one of `sample_sets` (names from
+    `SAMPLE_SETS` or SoundFont paths), recorded in its `soundfont` column. Deterministic for a given seed. Returns a
+    summary with the render time and the recordings per sample set."""
     from tqdm.auto import tqdm
 
     if num_recordings < 1:
         raise ValueError(f"num_recordings must be at least 1, got {num_recordings}.")
+    sample_sets = tuple(sample_sets)
+    if not sample_sets:
+        raise ValueError(f"Give at least one sample set (known: {sorted(SAMPLE_SETS)}).")
+    for sample_set in sample_sets:  # fail before rendering anything, naming the package to install
+        soundfont_path(sample_set)
     out = Path(out)
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    results = iter_render(out, num_recordings, seed, seconds, sampling_rate, workers)
+    results = iter_render(out, num_recordings, seed, seconds, sampling_rate, workers, sample_sets)
     for split, metadata in tqdm(
         results, total=num_recordings, desc="Rendering corpus", unit="rec", disable=not progress
     ):
@@ -285,6 +343,9 @@ def make_corpus(
         "seconds": seconds,
         "sampling_rate": sampling_rate,
         "splits": {split: len(rows[split]) for split in SPLITS},
+        "sample_sets": {
+            name: sum(row["soundfont"] == name for split in SPLITS for row in rows[split]) for name in sample_sets
+        },
         "render_seconds": round(time.perf_counter() - start, 2),
     }
     (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -300,12 +361,13 @@ pretty_name: mulan-hf embedded music-text corpus
 # mulan-hf embedded corpus
 
 {summary["num_recordings"]} recordings of {summary["seconds"]:g} s at {summary["sampling_rate"]} Hz, composed
-procedurally (seed {summary["seed"]}) and rendered with the General-MIDI SoundFont TimGM6mb.sf2.
-Splits: {summary["splits"]}.
+procedurally (seed {summary["seed"]}), each rendered with one of several independent General-MIDI sample sets
+(recordings per set, in the `soundfont` column: {summary["sample_sets"]}). Splits: {summary["splits"]}.
 
 Text columns imitate MuLan's sources: `short_form` (tags, with noise such as titles and catalogue numbers),
 `long_form` (sentences, with non-descriptive comments mixed in), `playlist` (playlist titles), `ontology`
-(AudioSet-style labels). Label columns: {", ".join(LABEL_COLUMNS)}, plus bpm, key, meter, lead, dynamics, register.
+(AudioSet-style labels). Label columns: {", ".join(LABEL_COLUMNS)}, plus bpm, key, meter, lead, dynamics, register
+and soundfont.
 
 ```python
 from datasets import load_dataset

@@ -71,6 +71,29 @@ INSTRUMENT_LABELS = {  # the ontology's own name for an instrument where it has 
     "vibraphone": "Vibraphone",
     "drums": "Drum kit",
 }
+# Other General-MIDI programs that are the same instrument to a listener: each part draws one, so a name is learnt
+# from several sample sets' recordings of it, not from one sample.
+PROGRAM_VARIANTS: dict[str, tuple[int, ...]] = {
+    "piano": (0, 1, 2),
+    "electric piano": (4, 5),
+    "organ": (16, 17, 19),
+    "acoustic guitar": (24, 25),
+    "electric guitar": (26, 27, 28),
+    "distorted guitar": (29, 30),
+    "bass": (32, 33, 34, 35),
+    "strings": (48, 49),
+    "saxophone": (64, 65, 66, 67),
+    "synth lead": (80, 81),
+    "synth pad": (88, 89, 90, 91),
+}
+DRUM_KITS = (0, 8, 16, 24, 25, 32, 40)  # standard, room, power, electronic, TR-808, jazz, brush
+# Instruments that can carry a melody or the chords in any style ("free" arrangements, which keep the model from
+# learning an instrument from the style it usually plays).
+FREE_LEADS = tuple(name for name in INSTRUMENTS if name != "bass")
+FREE_HARMONY = (
+    "piano", "electric piano", "organ", "acoustic guitar", "electric guitar", "harp", "strings", "synth pad",
+    "marimba", "vibraphone",
+)  # fmt: skip
 KEYS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MAJOR, MINOR = [0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]
 
@@ -236,8 +259,24 @@ def _chord(root_pitch: int, scale: list[int], degree: int) -> list[int]:
 class PieceGenerator:
     """Makes one piece from a seed: `parts, info = PieceGenerator(seed).make(seconds)`."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, free_arrangement: float = 0.4):
         self.rng = np.random.default_rng(seed)
+        self.free_arrangement = free_arrangement  # probability of instruments drawn regardless of the style
+
+    def part(self, instrument: str, notes: list[Note]) -> Part:
+        """A part played by one of the instrument's program variants, with its own pan, level and slight detune
+        (as players and mixes differ)."""
+        rng = self.rng
+        if instrument == "drums":
+            return Part(int(self.choice(DRUM_KITS)), notes, is_drums=True, pan=int(rng.integers(52, 77)))
+        program = int(self.choice(PROGRAM_VARIANTS.get(instrument, (INSTRUMENTS[instrument][0],))))
+        return Part(
+            program,
+            notes,
+            pan=int(rng.integers(24, 105)),
+            volume=int(rng.integers(80, 128)),
+            detune=float(rng.normal(0.0, 0.08)),
+        )
 
     def choice(self, options):
         return options[int(self.rng.integers(len(options)))]
@@ -258,30 +297,23 @@ class PieceGenerator:
         harmony_base = 48 + key_index
 
         ensemble = self.choice(["solo", "duo", "trio", "band"] if style.drums else ["solo", "duo", "trio"])
-        lead = self.choice(style.lead)
-        harmony = self.choice([h for h in style.harmony if h != lead] or list(style.harmony))
-        parts = [
-            Part(INSTRUMENTS[lead][0], self._melody(melody_base, scale, progression, style, beat, seconds, velocity))
-        ]
+        free = rng.random() < self.free_arrangement
+        lead = self.choice(FREE_LEADS if free else style.lead)
+        harmonies = FREE_HARMONY if free else style.harmony
+        harmony = self.choice([h for h in harmonies if h != lead] or list(harmonies))
+        parts = [self.part(lead, self._melody(melody_base, scale, progression, style, beat, seconds, velocity))]
         instruments = [lead]
         if ensemble in ("duo", "trio", "band"):
-            parts.append(
-                Part(
-                    INSTRUMENTS[harmony][0],
-                    self._accompaniment(harmony_base, scale, progression, style, beat, seconds, velocity - 12),
-                )
-            )
+            accompaniment = self._accompaniment(harmony_base, scale, progression, style, beat, seconds, velocity - 12)
+            parts.append(self.part(harmony, accompaniment))
             instruments.append(harmony)
         if ensemble in ("trio", "band"):
             parts.append(
-                Part(
-                    INSTRUMENTS["bass"][0],
-                    self._bass(36 + key_index, scale, progression, style, beat, seconds, velocity),
-                )
+                self.part("bass", self._bass(36 + key_index, scale, progression, style, beat, seconds, velocity))
             )
             instruments.append("bass")
         if ensemble == "band" and style.drums:
-            parts.append(Part(0, self._drums(style, beat, seconds, velocity), is_drums=True))
+            parts.append(self.part("drums", self._drums(style, beat, seconds, velocity)))
             instruments.append("drums")
         elif ensemble == "solo" and lead in ("piano", "organ", "acoustic guitar", "harp", "electric piano", "marimba"):
             # Solo chordal instruments play their own accompaniment.

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from .augment import AudioAugmentation
 from .text_filter import clean_short_form
 
 logger = logging.get_logger(__name__)
@@ -56,13 +57,19 @@ EXAMPLE_FEATURES = _example_features()
 class TextSource:
     """One text source of the mixture: which columns hold its text, its weight in each batch, and an optional
     filter. `clean="rules"` applies the short-form rules; `keep` is any `list[str] -> list[bool]` (for example
-    `MusicTextClassifier.keep`)."""
+    `MusicTextClassifier.keep`). `join=k` makes each example's text from 1 to k of the row's texts drawn at random
+    and joined with ", " (a video's tags read together, as a title with its tags) instead of one of them."""
 
     name: str
     text_columns: Sequence[str]
     weight: float = 1.0
     clean: str | None = None
     keep: Callable[[list[str]], list[bool]] | None = None
+    join: int = 1
+
+    def __post_init__(self) -> None:
+        if int(self.join) < 1:
+            raise ValueError(f"TextSource {self.name!r}: join must be at least 1, got {self.join}.")
 
 
 def default_sources(columns: dict[str, str] | None = None) -> list[TextSource]:
@@ -131,6 +138,7 @@ class WindowSampler:
         clip_seconds: float | None = None,
         short_clips: str = "pad",
         seed: int = 0,
+        augmentation: AudioAugmentation | None = None,
     ):
         if short_clips not in ("pad", "skip"):
             raise ValueError(f"short_clips must be 'pad' or 'skip', got {short_clips!r}.")
@@ -142,6 +150,7 @@ class WindowSampler:
         self.clip_seconds = clip_seconds
         self.short_clips = short_clips
         self.seed = seed
+        self.augmentation = augmentation
         self.rng: np.random.Generator | None = None
 
     def _skip(self, out: dict[str, list], reason: str, where: str, detail: str = "") -> None:
@@ -172,14 +181,21 @@ class WindowSampler:
             texts = [t for t, ok in zip(texts, self.source.keep(texts)) if ok]
         return texts
 
-    def _window(self, audio: Any) -> np.ndarray:
-        """Decode one random window (only that time range) as mono float32 at `sampling_rate`."""
+    def _pick_text(self, texts: list[str]) -> str:
+        if self.source.join == 1 or len(texts) == 1:
+            return texts[int(self.rng.integers(len(texts)))]
+        count = int(self.rng.integers(1, min(self.source.join, len(texts)) + 1))
+        return ", ".join(texts[int(i)] for i in self.rng.choice(len(texts), size=count, replace=False))
+
+    def _window(self, audio: Any, window: float | None = None) -> np.ndarray:
+        """Decode one random window of `window` seconds (default `window_seconds`; only that time range) as mono
+        float32 at `sampling_rate`."""
+        window = window or self.window_seconds
         source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
         if source is None:
             raise ValueError("no audio bytes or path")
         decoder = open_audio(source, self.sampling_rate)
         duration = decoder.metadata.duration_seconds
-        window = self.window_seconds
         start, stop = 0.0, duration
         if duration is not None:
             if duration <= 0:
@@ -202,6 +218,9 @@ class WindowSampler:
         out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": []}
         out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
+        # A stretch or pitch shift needs a little more audio than the window it returns.
+        decode_seconds = (self.window_seconds or 0) * (self.augmentation.max_length_factor if self.augmentation else 1)
+        decode = int(round(decode_seconds * self.sampling_rate))
         for row in rows:
             audio = row.get(self.audio_column)
             path = audio.get("path") if isinstance(audio, dict) else audio if isinstance(audio, str) else None
@@ -214,7 +233,7 @@ class WindowSampler:
             samples = None
             if self.window_seconds is not None:
                 try:
-                    samples = self._window(audio)
+                    samples = self._window(audio, decode_seconds)
                 except Exception as error:  # torchcodec raises RuntimeError/ValueError for corrupt or empty files
                     self._skip(out, "undecodable", where, str(error).splitlines()[0][:200])
                     continue
@@ -223,9 +242,23 @@ class WindowSampler:
                         self._skip(out, "too_short", where, f"{len(samples) / self.sampling_rate:.2f} s")
                         continue
                     samples = np.pad(samples, (0, want - len(samples)))
+                if self.augmentation is not None:
+                    bpm = row.get("bpm") if isinstance(row.get("bpm"), (int, float)) else None
+                    samples = np.pad(samples, (0, max(0, decode - len(samples))))
+                    samples = self.augmentation(samples, self.sampling_rate, self.rng, bpm=bpm, length=want)
                 samples = samples[:want].astype(np.float32, copy=False)
-            self._append(out, samples, texts[int(self.rng.integers(len(texts)))], recording)
+            self._append(out, samples, self._pick_text(texts), recording)
         return out
+
+
+class RowsWithout:
+    """Row predicate (picklable for DataLoader workers): False for rows whose `column` holds one of `values`."""
+
+    def __init__(self, exclude: dict[str, Sequence]):
+        self.exclude = {column: set(values) for column, values in exclude.items()}
+
+    def __call__(self, row: dict) -> bool:
+        return not any(row.get(column) in values for column, values in self.exclude.items())
 
 
 def is_example(example: dict) -> bool:
@@ -233,13 +266,20 @@ def is_example(example: dict) -> bool:
     return example.get("text") is not None
 
 
-def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sampler_kwargs):
-    """One source's examples from an `IterableDataset` of rows."""
+def undecoded(dataset, audio_column: str = "audio"):
+    """The dataset with its audio column left as bytes/paths: the samplers decode one window themselves."""
     from datasets import Audio
 
     features = dataset.features
-    if features is not None and isinstance(features.get(audio_column), Audio):
-        dataset = dataset.cast_column(audio_column, Audio(decode=False))  # we decode one window ourselves
+    if features is not None and isinstance(features.get(audio_column), Audio) and features[audio_column].decode:
+        return dataset.cast_column(audio_column, Audio(decode=False))
+    return dataset
+
+
+def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sampler_kwargs):
+    """One source's examples from an `IterableDataset` of rows."""
+    dataset = undecoded(dataset, audio_column)
+    features = dataset.features
     missing = [c for c in [audio_column, *source.text_columns] if features is not None and c not in features]
     if missing:
         raise ValueError(f"The dataset has no column(s) {missing} (columns: {sorted(features or {})}).")
@@ -282,10 +322,13 @@ def build_training_stream(
     world_size: int = 1,
     streaming: bool = True,
     num_shards: int = 8,
+    augmentation: AudioAugmentation | None = None,
+    exclude: dict[str, Sequence] | None = None,
 ):
-    """The whole training stream: load (or take) the dataset, shuffle rows in a buffer, split by node for
-    multi-process training, draw a window and a text per row for each source, and mix the sources by weight.
-    Call `.set_epoch(epoch)` on the result to reshuffle each epoch."""
+    """The whole training stream: load (or take) the dataset, drop the rows `exclude` names (column → values,
+    e.g. `{"soundfont": ["opl3"]}` to hold a sample set out), shuffle rows in a buffer, split by node for
+    multi-process training, draw a window and a text per row for each source, augment the window, and mix the
+    sources by weight. Call `.set_epoch(epoch)` on the result to reshuffle each epoch."""
     from datasets.distributed import split_dataset_by_node
 
     sources = list(sources or default_sources())
@@ -293,6 +336,12 @@ def build_training_stream(
         rows = load_audio_text_dataset(path_or_dataset, split=split, streaming=streaming, num_shards=num_shards)
     else:
         rows = path_or_dataset
+    rows = undecoded(rows, audio_column)
+    if exclude:
+        missing = [c for c in exclude if rows.features is not None and c not in rows.features]
+        if missing:
+            raise ValueError(f"Cannot exclude rows by {missing}: the dataset has no such column(s).")
+        rows = rows.filter(RowsWithout(exclude))
     if world_size > 1:
         rows = split_dataset_by_node(rows, rank=rank, world_size=world_size)
     rows = rows.shuffle(seed=seed, buffer_size=shuffle_buffer)
@@ -302,6 +351,7 @@ def build_training_stream(
         clip_offset=clip_offset,
         clip_seconds=clip_seconds,
         short_clips=short_clips,
+        augmentation=augmentation,
     )
     streams = {
         source.name: source_stream(rows, source, audio_column, seed=seed + i, **sampler_kwargs)

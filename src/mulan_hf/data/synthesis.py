@@ -1,14 +1,20 @@
-"""Render notes with real instrument samples: the General-MIDI SoundFont TimGM6mb.sf2 that ships inside pretty_midi,
-synthesised by tinysoundfont (far faster than real time)."""
+"""Render notes with real instrument samples. Several independent General-MIDI sample sets are known by name
+(`SAMPLE_SETS`): the TimGM6mb.sf2 that ships inside pretty_midi, csound's sf_GMbank.sf2 and the OPL3 FM bank
+(Debian packages `csound-soundfont`, `opl3-soundfont`). tinysoundfont synthesises them far faster than real time.
+
+Fluid R3 and the banks built on its samples (MuseScore General) are refused: the project keeps them for evaluating
+what its models learnt on sounds they never heard."""
 
 import os
 import wave
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 DRUM_CHANNEL = 9
+DRUM_BANK = 128
 
 
 @dataclass(frozen=True)
@@ -21,44 +27,116 @@ class Note:
 
 @dataclass
 class Part:
-    program: int  # General-MIDI program, 0-127 (ignored for drums)
+    program: int  # General-MIDI program, 0-127 (for drums: the kit, 0 = standard)
     notes: list[Note] = field(default_factory=list)
     is_drums: bool = False
+    pan: int = 64  # MIDI pan, 0 (left) to 127 (right): stereo spread before the mono downmix
+    volume: int = 100  # MIDI channel volume, 0-127
+    detune: float = 0.0  # semitones
 
 
-def soundfont_path() -> str:
-    """Path of the General-MIDI SoundFont that pretty_midi ships."""
+@dataclass(frozen=True)
+class SampleSet:
+    """A General-MIDI SoundFont known by name: where it is found and how to install it."""
+
+    name: str
+    description: str
+    paths: tuple[str, ...]
+    install: str
+
+
+def _pretty_midi_soundfont() -> tuple[str, ...]:
     try:
         import pretty_midi
-    except ImportError as error:
-        raise ImportError("Rendering needs pretty_midi (it ships TimGM6mb.sf2): `pip install pretty_midi`.") from error
-    path = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing; reinstall pretty_midi.")
-    return path
+    except ImportError:
+        return ()
+    return (os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2"),)
 
 
-def render(parts: list[Part], seconds: float, sampling_rate: int = 16000, gain_db: float = 0.0) -> np.ndarray:
-    """Mono float32 audio of `seconds` seconds, peak-normalised to 0.9 (silence stays silent)."""
+SAMPLE_SETS: dict[str, SampleSet] = {
+    s.name: s
+    for s in (
+        SampleSet("timgm6mb", "TimGM6mb (Tim Brechbill), shipped inside pretty_midi", (), "pip install pretty_midi"),
+        SampleSet(
+            "gmbank",
+            "csound's sf_GMbank",
+            ("/usr/share/sounds/sf2/sf_GMbank.sf2", "/usr/share/samples/sf_GMbank.sf2"),
+            "apt-get install csound-soundfont",
+        ),
+        SampleSet(
+            "opl3",
+            "an OPL3 FM-synthesis chip, sampled",
+            ("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2",),
+            "apt-get install opl3-soundfont",
+        ),
+    )
+}
+DEFAULT_SAMPLE_SETS = tuple(SAMPLE_SETS)
+# Kept out of training on purpose (see the module's docstring).
+_EVALUATION_ONLY = ("fluidr3", "fluid_r3", "fluid-r3", "musescore_general", "musescore-general", "musescoregeneral")
+
+
+def soundfont_path(sample_set: str = "timgm6mb") -> str:
+    """Path of a sample set's SoundFont: a name from `SAMPLE_SETS` or a path to an .sf2/.sf3 file."""
+    if sample_set in SAMPLE_SETS:
+        known = SAMPLE_SETS[sample_set]
+        candidates = _pretty_midi_soundfont() if sample_set == "timgm6mb" else known.paths
+        for path in candidates:
+            if os.path.isfile(path):
+                return path
+        raise FileNotFoundError(
+            f"The SoundFont of sample set {sample_set!r} ({known.description}) is missing "
+            f"(looked in {list(candidates) or ['the pretty_midi package']}): `{known.install}`."
+        )
+    if sample_set.lower().endswith((".sf2", ".sf3")):
+        if any(tag in Path(sample_set).name.lower() for tag in _EVALUATION_ONLY):
+            raise ValueError(
+                f"{sample_set} is Fluid R3 or built on its samples: mulan-hf keeps those for independent evaluation "
+                "and never renders training data with them."
+            )
+        if not os.path.isfile(sample_set):
+            raise FileNotFoundError(f"No SoundFont file at {sample_set}.")
+        return sample_set
+    raise ValueError(f"Unknown sample set {sample_set!r}: use one of {sorted(SAMPLE_SETS)} or a .sf2/.sf3 path.")
+
+
+@lru_cache(maxsize=4)
+def _synth(path: str, sampling_rate: int):
+    """One loaded synthesiser per SoundFont and rate in a process (the OPL3 bank takes half a second to load)."""
     try:
         import tinysoundfont
     except ImportError as error:
         raise ImportError(
             "Rendering needs tinysoundfont: `pip install --no-deps tinysoundfont` (pyaudio is not needed)."
         ) from error
+    synth = tinysoundfont.Synth(samplerate=sampling_rate)
+    return synth, synth.sfload(path)
+
+
+def _setup_channel(synth, font: int, channel: int, part: Part) -> None:
+    synth.sounds_off(channel)
+    synth.control_change(channel, 121, 0)  # reset all controllers left by the previous piece
+    if part.is_drums:
+        kit = part.program if synth.sfpreset_name(font, DRUM_BANK, part.program) else 0
+        synth.program_select(channel, font, DRUM_BANK, kit, True)
+    else:
+        synth.program_select(channel, font, 0, part.program)
+    synth.control_change(channel, 7, int(np.clip(part.volume, 0, 127)))
+    synth.control_change(channel, 10, int(np.clip(part.pan, 0, 127)))
+    synth.set_tuning(channel, float(part.detune))
+
+
+def render(parts: list[Part], seconds: float, sampling_rate: int = 16000, sample_set: str = "timgm6mb") -> np.ndarray:
+    """Mono float32 audio of `seconds` seconds rendered with `sample_set` (a `SAMPLE_SETS` name or a SoundFont
+    path), peak-normalised to 0.9 (silence stays silent). Parts are panned before the stereo mix is downmixed."""
     if len(parts) > 15:
         raise ValueError(f"At most 15 melodic parts plus drums fit the 16 MIDI channels; got {len(parts)}.")
-    synth = tinysoundfont.Synth(samplerate=sampling_rate, gain=gain_db)
-    font = synth.sfload(soundfont_path())
+    synth, font = _synth(soundfont_path(sample_set), sampling_rate)
     events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, key, velocity); note-offs first
     melodic_channels = iter(c for c in range(16) if c != DRUM_CHANNEL)
     for part in parts:
-        if part.is_drums:
-            channel = DRUM_CHANNEL
-            synth.program_select(channel, font, 128, 0, True)
-        else:
-            channel = next(melodic_channels)
-            synth.program_select(channel, font, 0, part.program)
+        channel = DRUM_CHANNEL if part.is_drums else next(melodic_channels)
+        _setup_channel(synth, font, channel, part)
         for note in part.notes:
             on = int(round(note.start * sampling_rate))
             off = int(round((note.start + note.duration) * sampling_rate))
@@ -81,6 +159,10 @@ def render(parts: list[Part], seconds: float, sampling_rate: int = 16000, gain_d
             synth.noteoff(channel, key)
     if position < total:
         out[position:] = np.frombuffer(synth.generate(total - position), dtype=np.float32).reshape(-1, 2)
+    # The synthesiser is reused: silence every voice (a fast release) and let it finish, so the next piece starts
+    # from silence and renders exactly as it would in a fresh process.
+    synth.sounds_off()
+    synth.generate(int(0.25 * sampling_rate))
     mono = out.mean(axis=1)
     peak = float(np.abs(mono).max())
     return mono * (0.9 / peak) if peak > 0 else mono

@@ -16,11 +16,13 @@ class TaggingResult:
     macro_average_precision: float
     per_label: dict[str, dict[str, float]]
     left_out: dict[str, str] = field(default_factory=dict)
+    top1_accuracy: float = float("nan")  # share of clips (with a positive label) whose best label is a positive
 
     def to_dict(self) -> dict:
         return {
             "macro_roc_auc": self.macro_roc_auc,
             "macro_average_precision": self.macro_average_precision,
+            "top1_accuracy": self.top1_accuracy,
             "per_label": self.per_label,
             "left_out": self.left_out,
         }
@@ -50,11 +52,14 @@ def tagging_metrics(targets: np.ndarray, scores: np.ndarray, label_names: list[s
         }
     if not per_label:
         raise ValueError(f"No label can be scored: {left_out}.")
+    tagged = targets.sum(axis=1) > 0
+    best = scores[tagged].argmax(axis=1)
     return TaggingResult(
         macro_roc_auc=float(np.mean([v["roc_auc"] for v in per_label.values()])),
         macro_average_precision=float(np.mean([v["average_precision"] for v in per_label.values()])),
         per_label=per_label,
         left_out=left_out,
+        top1_accuracy=float(targets[tagged][np.arange(len(best)), best].mean()) if tagged.any() else float("nan"),
     )
 
 
