@@ -92,4 +92,4 @@ if __name__ == "__main__":
                     if f"{name}/roc_auc/{column}" in scores:
                         roc, top1 = scores[f"{name}/roc_auc/{column}"], scores[f"{name}/top1/{column}"]
                         print(f"  {column:<12} {roc:>8.3f} {top1:>7.3f}")
-            show_held_back_clips(summary["model_dir"], args.data)
+        show_held_back_clips(summary["model_dir"], args.data)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,8 +238,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path)
 
 def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_split(tiny_run_setup, tmp_path):
     """The default preset's shape in miniature: a ResNet tower over the preset's window, the MiniLM text tower
-    locked (its weights stay the packaged ones, the projection learns), test-split figures in the card, and
-    `--push_to_hub` sending exactly the saved folder."""
+    locked (its weights stay the packaged ones, the projection learns), audio augmentation and bf16 autocast, a
+    sample set held out, the in-distribution and held-out figures in the card, and `--push_to_hub` sending exactly
+    the saved folder."""
     import json
 
     from safetensors.torch import load_file
@@ -257,7 +259,14 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
         },  # fmt: skip
         "feature_extractor": {"num_mel_bins": 32, "window_frames": 100},
         "text_model": "packaged-minilm",
-        "training": {"lock_text_tower": True, "learning_rate": 1e-3, "max_steps": 3},
+        "training": {
+            "lock_text_tower": True,
+            "learning_rate": 1e-3,
+            "max_steps": 3,
+            "holdout_sample_set": "gmbank",
+            "augmentation": {},
+            "mixed_precision": "bf16",
+        },
     }
     (tmp_path / "resnet.json").write_text(json.dumps(preset))
     out = tmp_path / "run"
@@ -289,7 +298,11 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     learnt = dict(model.audio_model.named_parameters())[stem]
     assert learnt.shape == init[stem].shape and not torch.equal(learnt, init[stem])  # the audio tower learnt
     card = (out / "model" / "README.md").read_text()
-    assert "| test | instruments |" in card
+    assert re.search(r"\| test \(\d+ clips\) \| instruments \| 0\.\d{3} \| [01]\.\d{3} \|", card), card
+    assert "## Transfer" in card and re.search(r"\| holdout-gmbank \(4 clips\) \| instruments \| 0\.\d{3} \|", card)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["holdout"]["holdout-gmbank/clips"] == 4  # the gmbank recordings of validation + test
+    assert summary["test"]["test/clips"] == 2  # the test split's other recordings
     processor_config = json.loads((out / "model" / "processor_config.json").read_text())
     assert processor_config["feature_extractor"]["window_frames"] == 100
 

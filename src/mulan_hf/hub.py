@@ -72,9 +72,9 @@ def _figure_rows(scores: dict[str, float]) -> str:
             continue
         top1 = scores.get(f"{parts[0]}/top1/{parts[2]}")
         top1_text = f"{top1:.3f}" if top1 is not None else ""
-        rows.append(
-            f"| {parts[0]} ({scores.get(f'{parts[0]}/clips', '?')} clips) | {parts[2]} | {value:.3f} | {top1_text} |"
-        )
+        clips = scores.get(f"{parts[0]}/clips")
+        where = f"{parts[0]} ({clips} clips)" if clips is not None else parts[0]
+        rows.append(f"| {where} | {parts[2]} | {value:.3f} | {top1_text} |")
     return "\n".join(rows) or "| (none) | | | |"
 
 

@@ -1,5 +1,6 @@
 """Data for MuLan: the embedded corpus, training streams from any dataset, the source mixture and text filtering."""
 
+from .augment import AudioAugmentation
 from .corpus import TEXT_SOURCES, gallery_caption, make_corpus, make_recording, write_gallery
 from .streams import (
     PAPER_PROPORTIONS,
@@ -13,7 +14,17 @@ from .streams import (
     open_audio,
     source_stream,
 )
-from .synthesis import Note, Part, example_pieces, render, soundfont_path, write_wav
+from .synthesis import (
+    DEFAULT_SAMPLE_SETS,
+    SAMPLE_SETS,
+    Note,
+    Part,
+    available_sample_sets,
+    example_pieces,
+    render,
+    soundfont_path,
+    write_wav,
+)
 from .text_filter import (
     FilterReport,
     MusicTextClassifier,
@@ -25,6 +36,10 @@ from .text_filter import (
 )
 
 __all__ = [
+    "DEFAULT_SAMPLE_SETS",
+    "SAMPLE_SETS",
+    "AudioAugmentation",
+    "available_sample_sets",
     "PAPER_PROPORTIONS",
     "TEXT_SOURCES",
     "FilterReport",

@@ -17,7 +17,14 @@ import numpy as np
 import torch
 
 from .music import FAMILY_LABELS, INSTRUMENT_LABELS, INSTRUMENTS, PieceGenerator, PieceInfo
-from .synthesis import DEFAULT_SAMPLE_SETS, SAMPLE_SETS, render, soundfont_path, write_wav
+from .synthesis import (
+    DEFAULT_SAMPLE_SETS,
+    SAMPLE_SETS,
+    available_sample_sets,
+    render,
+    soundfont_path,
+    write_wav,
+)
 
 TEXT_SOURCES = ("short_form", "long_form", "playlist", "ontology")
 SPLITS = ("train", "validation", "test")
@@ -385,19 +392,27 @@ def gallery_caption(metadata: dict) -> str:
 
 
 def write_gallery(
-    folder: str | Path, count: int = 24, seconds: float = 10.0, seed: int = 0, sampling_rate: int = 16000
+    folder: str | Path,
+    count: int = 24,
+    seconds: float = 10.0,
+    seed: int = 0,
+    sampling_rate: int = 16000,
+    sample_sets: tuple[str, ...] | None = None,
 ) -> list[dict]:
     """Render `count` pieces like the embedded corpus's test split (never trained on) as `seconds`-long WAV clips
-    with a `gallery.json` of file names, captions and tags, e.g. the demo Space's gallery.
-    Deterministic for a given seed; returns the gallery entries."""
+    with a `gallery.json` of file names, captions and tags, e.g. the demo Space's gallery. `sample_sets` defaults
+    to those installed here. Deterministic for a given seed and sample sets; returns the gallery entries."""
     if count < 1:
         raise ValueError(f"A gallery needs at least one clip, got count={count}.")
+    sample_sets = tuple(sample_sets or available_sample_sets())
+    if not sample_sets:
+        soundfont_path("timgm6mb")  # raises, naming what to install
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     index = 9  # test-split indices: 9, 19, 29, ...
     while len(entries) < count:
-        recording = make_recording(index, seed, seconds=seconds, sampling_rate=sampling_rate)
+        recording = make_recording(index, seed, seconds, sampling_rate, sample_sets)
         name = f"{recording.metadata['recording_id']}.wav"
         write_wav(folder / name, recording.audio, sampling_rate)
         meta = recording.metadata

@@ -100,6 +100,18 @@ def soundfont_path(sample_set: str = "timgm6mb") -> str:
     raise ValueError(f"Unknown sample set {sample_set!r}: use one of {sorted(SAMPLE_SETS)} or a .sf2/.sf3 path.")
 
 
+def available_sample_sets() -> tuple[str, ...]:
+    """The names in `SAMPLE_SETS` whose SoundFont is installed here."""
+    available = []
+    for name in SAMPLE_SETS:
+        try:
+            soundfont_path(name)
+        except (FileNotFoundError, ValueError):
+            continue
+        available.append(name)
+    return tuple(available)
+
+
 @lru_cache(maxsize=4)
 def _synth(path: str, sampling_rate: int):
     """One loaded synthesiser per SoundFont and rate in a process (the OPL3 bank takes half a second to load)."""
