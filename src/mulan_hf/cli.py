@@ -212,19 +212,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _transfer_figures(model, processor, corpus: str, split: str, holdout: str) -> dict[str, dict[str, float]]:
     """Print and return the in-distribution figures (`split`, without the held-out sample set) beside those of the
     held-out sample set's validation and test recordings."""
-    from mulan_hf.evaluation.corpus import corpus_tagging_scores
+    from mulan_hf.evaluation.corpus import transfer_scores
 
-    figures = {
-        "in_distribution": corpus_tagging_scores(model, processor, corpus, split, exclude_sample_sets=[holdout]),
-        "held_out": corpus_tagging_scores(
-            model, processor, corpus, "validation+test", sample_sets=[holdout], name=f"holdout-{holdout}"
-        ),
-    }
-    if not figures["held_out"]:
+    scores = transfer_scores(model, processor, corpus, holdout, split)
+    if not scores["holdout"]:
         raise ValueError(f"The corpus {corpus} has no recordings rendered with {holdout!r}.")
+    figures = {"in_distribution": scores["test"], "held_out": scores["holdout"]}
+    inside, outside = figures["in_distribution"], figures["held_out"]
     print(f"Zero-shot tagging, in distribution ({split}) and with the held-out sample set {holdout!r}:")
     print(f"  {'labels':<12} {'in-dist ROC-AUC':>16} {'held-out ROC-AUC':>17} {'held-out top-1':>15}")
-    inside, outside = figures["in_distribution"], figures["held_out"]
     for column in ("instruments", "tempo", "mode", "style"):
         key = f"roc_auc/{column}"
         if f"holdout-{holdout}/{key}" in outside:

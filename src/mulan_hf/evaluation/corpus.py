@@ -105,3 +105,16 @@ def corpus_tagging_scores(
             scores[f"{name}/roc_auc/{column}"] = report.metrics["macro_roc_auc"]
             scores[f"{name}/top1/{column}"] = report.metrics["top1_accuracy"]
     return scores
+
+
+def transfer_scores(
+    model, processor, data: str | Path, holdout: str, split: str = "test"
+) -> dict[str, dict[str, float]]:
+    """`{"test": ...}`: `split` without the held-out sample set (in distribution), and `{"holdout": ...}`: the
+    held-out set's validation and test recordings (music and samples the model never heard)."""
+    return {
+        "test": corpus_tagging_scores(model, processor, data, split, exclude_sample_sets=[holdout]),
+        "holdout": corpus_tagging_scores(
+            model, processor, data, "validation+test", sample_sets=[holdout], name=f"holdout-{holdout}"
+        ),
+    }

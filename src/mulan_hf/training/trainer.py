@@ -19,7 +19,7 @@ from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
 from ..data.augment import AudioAugmentation
 from ..data.streams import SKIP_REASONS, MuLanCollator, TextSource, build_training_stream, default_sources
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
-from ..evaluation.corpus import corpus_tagging_scores
+from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
 from .losses import contrastive_loss, sigmoid_loss, string_id, text_ids
 from .schedules import step_decay_schedule
 
@@ -153,17 +153,10 @@ def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, f
 
 
 def final_corpus_scores(model, processor, args: TrainingArguments) -> dict[str, dict[str, float]]:
-    """The test split in distribution (the sample sets trained on) and, with a held-out sample set, its
-    recordings of the validation and test splits (music and samples the model never heard)."""
+    """The test split and, with a held-out sample set, the in-distribution and held-out figures apart."""
     if not args.holdout_sample_set:
         return {"test": corpus_tagging_scores(model, processor, args.data, "test")}
-    holdout = args.holdout_sample_set
-    return {
-        "test": corpus_tagging_scores(model, processor, args.data, "test", exclude_sample_sets=[holdout]),
-        "holdout": corpus_tagging_scores(
-            model, processor, args.data, "validation+test", sample_sets=[holdout], name=f"holdout-{holdout}"
-        ),
-    }
+    return transfer_scores(model, processor, args.data, args.holdout_sample_set)
 
 
 def resolve_arguments(given: dict) -> TrainingArguments:
