@@ -136,6 +136,19 @@ def test_augmentation_off_changes_nothing(window):
     np.testing.assert_array_equal(out, window[:SAMPLING_RATE])
 
 
+@pytest.mark.parametrize(
+    ("audio", "message"),
+    [
+        (np.zeros(0, np.float32), "non-empty window"),
+        (np.zeros((2, 100), np.float32), "mono, non-empty window \\(samples,\\), got shape \\(2, 100\\)"),
+        (np.array([0.1, np.nan, 0.2], np.float32), "NaN or Inf"),
+    ],
+)
+def test_bad_windows_get_a_clear_error(audio, message):
+    with pytest.raises(ValueError, match=message):
+        AudioAugmentation()(audio, SAMPLING_RATE, np.random.default_rng(0))
+
+
 def test_stretch_never_moves_a_piece_across_a_tempo_bucket():
     augment = AudioAugmentation(stretch_rate=(0.5, 2.0))
     rng = np.random.default_rng(0)

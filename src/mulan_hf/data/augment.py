@@ -110,9 +110,16 @@ class AudioAugmentation:
         """One augmented copy of `audio` (mono) with `length` samples (default: `len(audio) / max_length_factor`,
         the input's length when no stretch or shift is enabled), float32, finite, within [-1, 1]. `bpm` keeps a
         time stretch inside the tempo bucket."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1 or audio.size == 0:
+            raise ValueError(
+                f"Augmentation takes one mono, non-empty window (samples,), got shape {audio.shape}: downmix first."
+            )
+        if not np.isfinite(audio).all():
+            raise ValueError("The window holds NaN or Inf samples: check the decoder or the file it came from.")
         if length is None:
             length = int(round(len(audio) / self.max_length_factor))
-        x = torch.as_tensor(np.asarray(audio, dtype=np.float32))[None]
+        x = torch.as_tensor(audio)[None]
 
         def happens(probability: float) -> bool:
             return probability > 0 and rng.random() < probability
