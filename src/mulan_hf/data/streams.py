@@ -241,10 +241,10 @@ class WindowSampler:
                     if self.short_clips == "skip":
                         self._skip(out, "too_short", where, f"{len(samples) / self.sampling_rate:.2f} s")
                         continue
-                    samples = np.pad(samples, (0, want - len(samples)))
+                samples = np.pad(samples, (0, max(0, decode - len(samples))))  # decode == want unless augmenting
                 if self.augmentation is not None:
-                    bpm = row.get("bpm") if isinstance(row.get("bpm"), (int, float)) else None
-                    samples = np.pad(samples, (0, max(0, decode - len(samples))))
+                    bpm = row.get("bpm")
+                    bpm = bpm if isinstance(bpm, (int, float)) else None
                     samples = self.augmentation(samples, self.sampling_rate, self.rng, bpm=bpm, length=want)
                 samples = samples[:want].astype(np.float32, copy=False)
             self._append(out, samples, self._pick_text(texts), recording)

@@ -126,8 +126,7 @@ def _synth(path: str, sampling_rate: int):
 
 
 def _setup_channel(synth, font: int, channel: int, part: Part) -> None:
-    synth.sounds_off(channel)
-    synth.control_change(channel, 121, 0)  # reset all controllers left by the previous piece
+    synth.control_change(channel, 121, 0)  # reset all controllers left by the previous piece (its voices are over)
     if part.is_drums:
         kit = part.program if synth.sfpreset_name(font, DRUM_BANK, part.program) else 0
         synth.program_select(channel, font, DRUM_BANK, kit, True)
