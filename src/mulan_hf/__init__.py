@@ -4,15 +4,27 @@ Importing the package registers MuLan with the Auto classes (`AutoConfig`, `Auto
 `AutoProcessor`) and the batched zero-shot audio classification pipeline.
 """
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoProcessor
 
-from .modeling import MuLanConfig, MuLanModel, MuLanOutput, MuLanPreTrainedModel, mulan_loss
+from .modeling import (
+    MuLanConfig,
+    MuLanModel,
+    MuLanOutput,
+    MuLanPreTrainedModel,
+    MusicnnConfig,
+    MusicnnForAudioClassification,
+    MusicnnModel,
+    mulan_loss,
+)
 from .pipelines import MuLanZeroShotAudioClassificationPipeline, register_pipeline
 from .processing import MuLanFeatureExtractor, MuLanProcessor
 
 __version__ = "0.1.0"
 
 AutoConfig.register("mulan", MuLanConfig, exist_ok=True)
+AutoConfig.register("musicnn", MusicnnConfig, exist_ok=True)
+AutoModel.register(MusicnnConfig, MusicnnModel, exist_ok=True)
+AutoModelForAudioClassification.register(MusicnnConfig, MusicnnForAudioClassification, exist_ok=True)
 AutoModel.register(MuLanConfig, MuLanModel, exist_ok=True)
 AutoFeatureExtractor.register(MuLanConfig, MuLanFeatureExtractor, exist_ok=True)
 AutoProcessor.register(MuLanConfig, MuLanProcessor, exist_ok=True)
@@ -31,5 +43,8 @@ __all__ = [
     "MuLanPreTrainedModel",
     "MuLanProcessor",
     "MuLanZeroShotAudioClassificationPipeline",
+    "MusicnnConfig",
+    "MusicnnForAudioClassification",
+    "MusicnnModel",
     "mulan_loss",
 ]

@@ -6,7 +6,12 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-AUDIO_TOWER_TYPES = ("audio-spectrogram-transformer", "resnet")
+from .configuration_musicnn import MusicnnConfig
+
+# Registered here (not only in mulan_hf/__init__) so a saved MuLan with a musicnn tower also loads as remote code.
+AutoConfig.register("musicnn", MusicnnConfig, exist_ok=True)
+
+AUDIO_TOWER_TYPES = ("audio-spectrogram-transformer", "resnet", "musicnn")
 
 
 @strict
@@ -19,7 +24,8 @@ class MuLanConfig(PreTrainedConfig):
     Args:
         audio_config (`PreTrainedConfig` or `dict`, *optional*):
             Config of the audio tower. An `ASTConfig` (default) selects the Audio Spectrogram Transformer, a
-            `ResNetConfig` the paper's ResNet-50 over log-mel "images".
+            `ResNetConfig` the paper's ResNet-50 over log-mel "images", a `MusicnnConfig` the musicnn CNN (pretrained
+            on real music; the CPU preset's tower).
         text_config (`PreTrainedConfig` or `dict`, *optional*):
             Config of the BERT-family text tower (default: `BertConfig`, BERT-base-uncased size).
         projection_dim (`int`, *optional*, defaults to 128):
@@ -68,7 +74,7 @@ class MuLanConfig(PreTrainedConfig):
         if self.audio_config.model_type not in AUDIO_TOWER_TYPES:
             raise ValueError(
                 f"audio_config has model_type {self.audio_config.model_type!r}; MuLan's audio tower is one of "
-                f"{AUDIO_TOWER_TYPES} (an ASTConfig or a ResNetConfig)."
+                f"{AUDIO_TOWER_TYPES} (an ASTConfig, a ResNetConfig or a MusicnnConfig)."
             )
         if self.audio_config.model_type == "resnet" and self.audio_config.num_channels != 1:
             # The ResNet tower reads the log-mel spectrogram as a grayscale image.
@@ -85,7 +91,7 @@ class MuLanConfig(PreTrainedConfig):
 
     @property
     def audio_tower_type(self) -> str:
-        return "resnet" if self.audio_config.model_type == "resnet" else "ast"
+        return {"resnet": "resnet", "musicnn": "musicnn"}.get(self.audio_config.model_type, "ast")
 
 
 __all__ = ["MuLanConfig"]

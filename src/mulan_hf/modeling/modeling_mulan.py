@@ -20,6 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
 
 from .configuration_mulan import MuLanConfig
+from .modeling_musicnn import MusicnnModel
 
 logger = logging.get_logger(__name__)
 
@@ -179,7 +180,10 @@ class MuLanModel(MuLanPreTrainedModel):
         # one each ready-made tower was loaded with.
         given_attention = {id(t): t.config._attn_implementation for t in (audio_model, text_model) if t is not None}
         super().__init__(config)
-        if audio_model is None:
+        if audio_model is None and config.audio_config.model_type == "musicnn":
+            # Built directly: as remote code, this folder's MusicnnConfig is not in transformers' AutoModel mapping.
+            audio_model = MusicnnModel(config.audio_config)
+        elif audio_model is None:
             audio_model = AutoModel.from_config(config.audio_config, **_tower_kwargs(config.audio_config))
         if text_model is None:
             text_model = AutoModel.from_config(config.text_config, **_tower_kwargs(config.text_config))
@@ -195,6 +199,8 @@ class MuLanModel(MuLanPreTrainedModel):
         if self.is_resnet:
             _remove_resnet_stem_stride(self.audio_model)
             audio_hidden_size = config.audio_config.hidden_sizes[-1]
+        elif config.audio_tower_type == "musicnn":
+            audio_hidden_size = config.audio_config.pooled_size
         else:
             audio_hidden_size = config.audio_config.hidden_size
 
@@ -219,7 +225,13 @@ class MuLanModel(MuLanPreTrainedModel):
                 f"got {tuple(input_features.shape)}."
             )
         batch_size, num_windows, frames, mel_bins = input_features.shape
-        if not self.is_resnet:
+        tower = self.config.audio_tower_type
+        if tower == "musicnn" and mel_bins != self.config.audio_config.num_mel_bins:
+            raise ValueError(
+                f"input_features have {mel_bins} mel bins, but the musicnn tower expects "
+                f"{self.config.audio_config.num_mel_bins}. Use the MuLanFeatureExtractor saved with this model."
+            )
+        if tower == "ast":
             expected = (self.config.audio_config.max_length, self.config.audio_config.num_mel_bins)
             if (frames, mel_bins) != expected:
                 raise ValueError(
@@ -259,6 +271,9 @@ class MuLanModel(MuLanPreTrainedModel):
             output = self.audio_model(pixel_values=windows.unsqueeze(1))
             pooled = output.pooler_output.flatten(1)  # mean over time and mel
             tokens = output.last_hidden_state.flatten(2).transpose(1, 2)
+        elif self.config.audio_tower_type == "musicnn":
+            output = self.audio_model(input_features=windows)
+            pooled, tokens = output.pooler_output, output.last_hidden_state  # pooled: temporal max and mean
         else:
             output = self.audio_model(input_values=windows, **kwargs)
             tokens = output.last_hidden_state

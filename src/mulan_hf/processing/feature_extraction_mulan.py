@@ -4,6 +4,7 @@ Imports only from transformers, torch, torchaudio, numpy and its own folder, so 
 remote code.
 """
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,8 @@ from transformers.utils import TensorType, logging
 logger = logging.get_logger(__name__)
 
 WINDOW_MODES = ("all", "random", "first")
+MEL_SCALES = ("htk", "slaney")
+LOG_SCALES = ("natural", "log10_1p")
 
 
 class MuLanFeatureExtractor(SequenceFeatureExtractor):
@@ -45,6 +48,10 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         max_windows (`int`, *optional*): default cap on windows per clip for `windows="all"`.
         cpu_windows_per_chunk (`int`, defaults to 1): on CPU the batch's windows go through the FFT and mel
             projection this many at a time, which keeps intermediates in cache; on GPU all at once.
+        mel_scale (`str`, defaults to `"htk"`): `"htk"` (Kaldi/AST) or `"slaney"` (librosa's default, with Slaney
+            area normalisation of the bands), which a tower pretrained on librosa features expects.
+        log_scale (`str`, defaults to `"natural"`): `"natural"` takes `ln(max(power, 1e-10))`; `"log10_1p"` takes
+            `log10(1 + 10000 * power)`, the compression the musicnn audio tower was trained with.
     """
 
     model_input_names = ["input_features", "window_mask"]
@@ -63,6 +70,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         max_windows: int | None = None,
         cpu_windows_per_chunk: int = 1,
         padding_value: float = 0.0,
+        mel_scale: str = "htk",
+        log_scale: str = "natural",
         **kwargs,
     ):
         kwargs.pop("feature_size", None)  # saved in the JSON, always equal to num_mel_bins
@@ -72,6 +81,12 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"win_length ({win_length}) cannot exceed n_fft ({n_fft}).")
         if window_frames < 1 or hop_length < 1:
             raise ValueError("window_frames and hop_length must be positive.")
+        if mel_scale not in MEL_SCALES:
+            raise ValueError(f"mel_scale must be one of {MEL_SCALES}, got {mel_scale!r}.")
+        if log_scale not in LOG_SCALES:
+            raise ValueError(f"log_scale must be one of {LOG_SCALES}, got {log_scale!r}.")
+        self.mel_scale = mel_scale
+        self.log_scale = log_scale
         self.num_mel_bins = num_mel_bins
         self.window_frames = window_frames
         self.hop_length = hop_length
@@ -96,8 +111,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
                 f_max=sampling_rate / 2,
                 n_mels=num_mel_bins,
                 sample_rate=sampling_rate,
-                norm=None,
-                mel_scale="htk",
+                norm="slaney" if mel_scale == "slaney" else None,
+                mel_scale=mel_scale,
             )
         # Each row repeated for the real and imaginary parts: squaring the interleaved (re, im) FFT output and one
         # matmul gives the mel energies without a separate |X|^2 pass.
@@ -236,7 +251,11 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             )
             for low, high, bands, block in mel_blocks:
                 out[..., bands] = torch.matmul(spectrum[..., low:high], block)
-            out.clamp_(min=1e-10).log_().sub_(self.mel_mean).div_(2 * self.mel_std)
+            if self.log_scale == "log10_1p":
+                out.mul_(10000.0).log1p_().div_(math.log(10.0))
+            else:
+                out.clamp_(min=1e-10).log_()
+            out.sub_(self.mel_mean).div_(2 * self.mel_std)
             if len(chunk) > 1:
                 features[torch.tensor(chunk, device=features.device)] = out
         return features.view(batch_size, num_windows, self.window_frames, self.num_mel_bins)
