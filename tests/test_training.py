@@ -307,6 +307,41 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     assert processor_config["feature_extractor"]["window_frames"] == 100
 
 
+def test_default_preset_fine_tunes_the_pretrained_musicnn_midend_and_keeps_its_frontend(tiny_run_setup, tmp_path):
+    """The default preset (examples/configs/tiny.json) in miniature: the packaged musicnn front-end and the MiniLM
+    text tower stay exactly as loaded, every batch norm keeps its pretrained statistics, the mid-end and the
+    projections learn, and the saved processor carries musicnn's front-end settings."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from mulan_hf import MuLanModel
+
+    preset = json.loads((ROOT / "examples" / "configs" / "tiny.json").read_text())
+    preset["feature_extractor"]["window_frames"] = 80
+    preset["training"] = {**preset["training"], "max_steps": 2, "augmentation": {}}
+    (tmp_path / "musicnn.json").write_text(json.dumps(preset))
+    out = tmp_path / "run"
+    command = train_command(tiny_run_setup, out, "--save_steps", "1")
+    command[command.index("--preset") + 1] = str(tmp_path / "musicnn.json")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert result.returncode == 0, result.stderr[-4000:]
+    model = MuLanModel.from_pretrained(out / "model")
+    assert model.config.audio_tower_type == "musicnn"
+    packaged = load_file(str(out / "audio-tower-init" / "model.safetensors"))
+    tower = model.audio_model.state_dict()
+    for name, value in tower.items():
+        if name.startswith("frontend.") or "running_" in name:  # locked weights and every norm's statistics
+            torch.testing.assert_close(value, packaged[f"musicnn.{name}"], msg=name)
+    after_one_step = load_file(str(out / "checkpoints" / "step-1" / "model.safetensors"))
+    trained = model.state_dict()
+    for name in ("audio_projection.weight", "text_projection.weight", "audio_model.midend.convs.0.weight"):
+        assert not torch.equal(trained[name], after_one_step[name]), name  # the second step changed them
+    processor_config = json.loads((out / "model" / "processor_config.json").read_text())
+    extractor = processor_config["feature_extractor"]
+    assert (extractor["num_mel_bins"], extractor["mel_scale"], extractor["log_scale"]) == (96, "slaney", "log10_1p")
+
+
 def test_latest_checkpoint_skips_half_written_ones(tmp_path):
     from mulan_hf.training.trainer import latest_checkpoint
 

@@ -14,6 +14,17 @@ def write_model_card(folder: str | Path, args=None, summary: dict | None = None)
     summary = summary or {}
     figures = _figure_rows({**summary.get("validation", {}), **summary.get("test", {})})
     holdout = settings.get("holdout_sample_set")
+    credits = ""
+    config_path = folder / "config.json"
+    if config_path.is_file() and json.loads(config_path.read_text()).get("audio_config", {}).get("model_type") == (
+        "musicnn"
+    ):
+        credits = (
+            "\nThe audio tower is musicnn's MTT_musicnn (J. Pons and X. Serra, *musicnn: pre-trained convolutional "
+            "neural networks for music audio tagging*, ISMIR 2019 LBD), trained on MagnaTagATune, with the weights "
+            "of the PyPI package `musicnn` (ISC license, Copyright (c) Music Technology Group, Universitat Pompeu "
+            "Fabra 2019).\n"
+        )
     transfer = ""
     if summary.get("holdout"):
         transfer = f"""
@@ -39,7 +50,7 @@ A two-tower joint embedding of music audio and text (Huang et al., *MuLan*, ISMI
 [mulan-hf](https://github.com/) for {summary.get("steps", "?")} steps ({summary.get("examples", "?")} examples) on
 `{settings.get("data", "?")}`, batch {settings.get("batch_size", "?")} per process, learning rate
 {settings.get("learning_rate", "?")}, loss `{settings.get("loss", "contrastive")}`.
-
+{credits}
 ## Zero-shot tagging (macro ROC-AUC)
 
 | split | labels | ROC-AUC | top-1 |

@@ -25,6 +25,14 @@ def packaged_text_model_path() -> str:
     return str(path)
 
 
+def packaged_audio_model_path(folder: str | Path) -> str:
+    """The musicnn tagger pretrained on MagnaTagATune that the PyPI package `musicnn` ships, converted once into a
+    transformers folder under `folder`: a pretrained music audio tower that needs no network."""
+    from .modeling.convert_musicnn import save_packaged_musicnn
+
+    return str(save_packaged_musicnn(folder))
+
+
 def tiny_ast_config(num_mel_bins: int = 128, max_length: int = 1024, **overrides) -> ASTConfig:
     """A small AST for CPU training: 256 wide, 4 layers, 8 heads, non-overlapping 16 x 16 patches
     (8 x 64 = 512 patches for a 1024-frame, 128-band window). `overrides` change any ASTConfig field."""

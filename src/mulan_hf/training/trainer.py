@@ -29,7 +29,7 @@ logger = logging.get_logger(__name__)
 @dataclass
 class TrainingArguments:
     output_dir: str = "outputs/mulan-tiny"
-    preset: str | None = "tiny"  # a JSON file or a name in examples/configs (tiny, ast-bert-base, resnet50-bert-base)
+    preset: str | None = "tiny"  # a JSON file or a name in examples/configs (tiny, resnet-tiny, tiny-ast, ...)
     audio_model: str | None = None  # warm-start checkpoints (override the preset's)
     text_model: str | None = None
     data: str = "outputs/corpus"  # dataset path / Hub id
@@ -46,6 +46,8 @@ class TrainingArguments:
     learning_rate: float = 5e-4  # audio tower, projections, temperature
     text_learning_rate: float = 5e-5  # the (pretrained) text tower
     lock_text_tower: bool = False  # LiT-style: freeze the text tower, train its projection and the audio side
+    lock_audio_tower: bool = False  # freeze a pretrained audio tower (eval-mode batch norm), train its projection
+    audio_trainable_layers: list[str] = field(default_factory=list)  # with lock_audio_tower: prefixes still trained
     weight_decay: float = 0.0
     warmup_steps: int = 20
     decay_every: int = 40_000
@@ -97,6 +99,10 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
         text_model = packaged_text_model_path()
     audio_model = args.audio_model or preset.get("audio_model")
     config_overrides = preset.get("mulan", {})
+    if audio_model == "packaged-musicnn":
+        from ..presets import packaged_audio_model_path
+
+        audio_model = packaged_audio_model_path(Path(args.output_dir) / "audio-tower-init")
     if audio_model is None:
         # A fresh audio tower of the preset's size, saved so that the warm-start path loads it like any checkpoint.
         init_dir = Path(args.output_dir) / "audio-tower-init"
@@ -119,6 +125,13 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
         extractor = {"num_mel_bins": 128, "window_frames": 1024, **preset.get("feature_extractor", {})}
     processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
     return model, processor
+
+
+def train_mode(model: MuLanModel, args: TrainingArguments) -> None:
+    """Training mode, except for a locked audio tower: its batch norms keep the pretrained statistics."""
+    model.train()
+    if args.lock_audio_tower:
+        model.audio_model.eval()
 
 
 def _sources(args: TrainingArguments) -> list[TextSource]:
@@ -218,8 +231,13 @@ def train(args: TrainingArguments) -> dict:
         model.activation_checkpointing_enable()
     if args.lock_text_tower:
         model.text_model.requires_grad_(False)
+    if args.lock_audio_tower:
+        model.audio_model.requires_grad_(False)
+        for name, parameter in model.audio_model.named_parameters():
+            if name.startswith(tuple(args.audio_trainable_layers)):
+                parameter.requires_grad_(True)
     text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
-    other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.")]
+    other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.") and p.requires_grad]
     logit_bias = None
     if args.loss == "sigmoid":
         logit_bias = torch.nn.Parameter(torch.tensor(-10.0))
@@ -281,7 +299,7 @@ def train(args: TrainingArguments) -> dict:
     )
     batches = iter(loader)
     validation: dict[str, float] = {}
-    model.train()
+    train_mode(unwrapped, args)
     while state["step"] < args.max_steps:
         try:
             batch = next(batches)
@@ -347,7 +365,7 @@ def train(args: TrainingArguments) -> dict:
             model.eval()
             validation = validation_roc_auc(unwrapped, processor, args)
             record.update(validation)
-            model.train()
+            train_mode(unwrapped, args)
         if accelerator.is_main_process:
             with open(history_path, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
