@@ -127,6 +127,17 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
     return model, processor
 
 
+def lock_towers(model: MuLanModel, args: TrainingArguments) -> None:
+    """Freeze what the recipe locks: the text tower, the audio tower but for `audio_trainable_layers`."""
+    if args.lock_text_tower:
+        model.text_model.requires_grad_(False)
+    if args.lock_audio_tower:
+        model.audio_model.requires_grad_(False)
+        for name, parameter in model.audio_model.named_parameters():
+            if name.startswith(tuple(args.audio_trainable_layers)):
+                parameter.requires_grad_(True)
+
+
 def train_mode(model: MuLanModel, args: TrainingArguments) -> None:
     """Training mode, except for a locked audio tower: its batch norms keep the pretrained statistics."""
     model.train()
@@ -229,13 +240,7 @@ def train(args: TrainingArguments) -> dict:
         model.audio_model.to(memory_format=torch.channels_last)
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
-    if args.lock_text_tower:
-        model.text_model.requires_grad_(False)
-    if args.lock_audio_tower:
-        model.audio_model.requires_grad_(False)
-        for name, parameter in model.audio_model.named_parameters():
-            if name.startswith(tuple(args.audio_trainable_layers)):
-                parameter.requires_grad_(True)
+    lock_towers(model, args)
     text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
     other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.") and p.requires_grad]
     logit_bias = None
