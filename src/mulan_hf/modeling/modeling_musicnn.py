@@ -84,6 +84,9 @@ class MusicnnPreTrainedModel(PreTrainedModel):
 
 @auto_docstring
 class MusicnnModel(MusicnnPreTrainedModel):
+    # A tagger checkpoint (MusicnnForAudioClassification) loads into the bare model without its tagging head.
+    _keys_to_ignore_on_load_unexpected = [r"^dense", r"^classifier"]
+
     def __init__(self, config: MusicnnConfig):
         super().__init__(config)
         self.frontend = MusicnnFrontend(config)
