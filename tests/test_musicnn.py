@@ -103,6 +103,19 @@ def test_musicnn_hidden_states_are_its_layers():
     assert out.last_hidden_state.shape == (2, 80, 753) and out.pooler_output.shape == (2, 1506)
     with pytest.raises(ValueError, match="96 mel bins"):
         model(torch.randn(2, 80, 64))
+    with pytest.raises(ValueError, match="non-empty"):
+        model(torch.randn(0, 80, 96))
+
+
+def test_lock_towers_trains_only_the_named_audio_layers_and_refuses_unknown_ones(musicnn_folder):
+    from mulan_hf.training.trainer import TrainingArguments, lock_towers
+
+    model = MuLanModel.from_audio_text_pretrained(str(musicnn_folder), packaged_text_model_path())
+    lock_towers(model, TrainingArguments(lock_audio_tower=True, audio_trainable_layers=["midend"]))
+    trained = {n.split(".")[0] for n, p in model.audio_model.named_parameters() if p.requires_grad}
+    assert trained == {"midend"}
+    with pytest.raises(ValueError, match=r"\['mid_end'\] name no parameter.*'frontend', 'midend', 'pool_norm'"):
+        lock_towers(model, TrainingArguments(lock_audio_tower=True, audio_trainable_layers=["mid_end"]))
 
 
 def test_musicnn_frontend_settings_match_torchaudio_and_refuse_unknown_names():

@@ -9,6 +9,7 @@ TensorFlow 2.21's `NewCheckpointReader` on MTT_musicnn (same 64 tensors; the por
 TensorFlow's to 6e-6, see tests/test_musicnn.py for the recorded reference).
 """
 
+import itertools
 import struct
 from pathlib import Path
 
@@ -52,36 +53,36 @@ def _block_entries(table: bytes, offset: int, size: int) -> list[tuple[bytes, by
     return entries
 
 
-def _bundle_entry(message: bytes) -> dict:
-    """dtype (1), shape (2: repeated dim (2) with size (1)), shard (3), offset (4), size (5) of a BundleEntryProto."""
-    entry, position = {"shape": []}, 0
+def _fields(message: bytes):
+    """(field number, value) of each field of a protobuf message: an int for varints, bytes for length-delimited
+    fields (fixed32 fields, the entry's checksum, are skipped)."""
+    position = 0
     while position < len(message):
         tag, position = _varint(message, position)
         field, wire = tag >> 3, tag & 7
         if wire == 0:
             value, position = _varint(message, position)
-            entry[{1: "dtype", 3: "shard", 4: "offset", 5: "size"}.get(field, field)] = value
         elif wire == 2:
             length, position = _varint(message, position)
-            payload, position = message[position : position + length], position + length
-            if field == 2:  # TensorShapeProto
-                inner = 0
-                while inner < len(payload):
-                    inner_tag, inner = _varint(payload, inner)
-                    inner_length, inner = _varint(payload, inner)
-                    if inner_tag >> 3 == 2:  # Dim
-                        dim, cursor = payload[inner : inner + inner_length], 0
-                        size = 0
-                        while cursor < len(dim):
-                            dim_tag, cursor = _varint(dim, cursor)
-                            dim_value, cursor = _varint(dim, cursor)
-                            size = dim_value if dim_tag >> 3 == 1 else size
-                        entry["shape"].append(size)
-                    inner += inner_length
+            value, position = message[position : position + length], position + length
         elif wire == 5:
             position += 4
+            continue
         else:
             raise ValueError(f"unexpected protobuf wire type {wire} in a checkpoint index entry")
+        yield field, value
+
+
+def _bundle_entry(message: bytes) -> dict:
+    """dtype (1), shape (2: repeated dim (2) with size (1)), shard (3), offset (4), size (5) of a BundleEntryProto."""
+    names = {1: "dtype", 3: "shard", 4: "offset", 5: "size"}
+    entry = {"shape": []}
+    for field, value in _fields(message):
+        if field == 2:  # TensorShapeProto
+            dims = (dict(_fields(dim)) for number, dim in _fields(value) if number == 2)
+            entry["shape"] = [dim.get(1, 0) for dim in dims]
+        elif field in names:
+            entry[names[field]] = value
     return entry
 
 
@@ -120,8 +121,7 @@ def read_tf_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
 def musicnn_state_dict(tensors: dict[str, np.ndarray], config: MusicnnConfig) -> dict[str, torch.Tensor]:
     """Map the published graph's variable names (in layer-creation order) to [`MusicnnForAudioClassification`]."""
     state: dict[str, np.ndarray] = {}
-    norms = iter(range(10_000))
-    convs = iter(range(10_000))
+    norms, convs = itertools.count(), itertools.count()  # TensorFlow numbers layers of a kind in creation order
 
     def name(kind: str, counter) -> str:
         number = next(counter)

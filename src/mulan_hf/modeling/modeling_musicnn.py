@@ -110,9 +110,13 @@ class MusicnnModel(MusicnnPreTrainedModel):
             max and mean of each channel, interleaved as in the published model) and, if asked, `hidden_states`: the
             front-end's and each mid-end layer's frames.
         """
-        if input_features.ndim != 3 or input_features.shape[-1] != self.config.num_mel_bins:
+        if (
+            input_features.ndim != 3
+            or input_features.shape[-1] != self.config.num_mel_bins
+            or not all(input_features.shape[:2])
+        ):
             raise ValueError(
-                f"input_features must be (batch, frames, {self.config.num_mel_bins} mel bins); got "
+                f"input_features must be a non-empty (batch, frames, {self.config.num_mel_bins} mel bins) tensor; got "
                 f"{tuple(input_features.shape)}. Use the MuLanFeatureExtractor saved with the model."
             )
         frontend = torch.cat([self.frontend(part) for part in input_features.split(self.config.frontend_chunk_size)])

@@ -133,6 +133,13 @@ def lock_towers(model: MuLanModel, args: TrainingArguments) -> None:
         model.text_model.requires_grad_(False)
     if args.lock_audio_tower:
         model.audio_model.requires_grad_(False)
+        names = [name for name, _ in model.audio_model.named_parameters()]
+        unknown = [p for p in args.audio_trainable_layers if not any(n.startswith(p) for n in names)]
+        if unknown:
+            layers = sorted({name.split(".")[0] for name in names})
+            raise ValueError(
+                f"audio_trainable_layers {unknown} name no parameter of the audio tower; its layers: {layers}."
+            )
         for name, parameter in model.audio_model.named_parameters():
             if name.startswith(tuple(args.audio_trainable_layers)):
                 parameter.requires_grad_(True)
