@@ -104,9 +104,8 @@ def embed_audio(
             [clip for _, clip in pending], sampling_rate=sampling_rate, max_windows=max_windows, return_tensors="pt"
         )
         with torch.no_grad():
-            output = model.get_audio_features(
-                inputs["input_features"].to(model.device, model.dtype), inputs["window_mask"].to(model.device)
-            )
+            inputs = {k: v.to(model.device, model.dtype if v.is_floating_point() else None) for k, v in inputs.items()}
+            output = model.get_audio_features(**inputs)
         embeddings.append(output.pooler_output.float().cpu().numpy())
         rows.extend(index for index, _ in pending)
         pending.clear()

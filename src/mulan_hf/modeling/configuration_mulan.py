@@ -12,6 +12,7 @@ from .configuration_musicnn import MusicnnConfig
 AutoConfig.register("musicnn", MusicnnConfig, exist_ok=True)
 
 AUDIO_TOWER_TYPES = ("audio-spectrogram-transformer", "resnet", "musicnn")
+AUDIO_DESCRIPTORS = ("pitch_class", "rhythm")
 
 
 @strict
@@ -46,6 +47,20 @@ class MuLanConfig(PreTrainedConfig):
         window_chunk_size (`int`, *optional*, defaults to 64):
             At most this many 10 s windows go through the audio tower at once, which bounds activation memory
             for hour-long clips.
+        audio_descriptors (`list[str]`, *optional*, defaults to `[]`):
+            Musical descriptors of each window joined to the audio tower's pooled state before the projection:
+            `"pitch_class"` (key and mode: the window's pitch-class profile, from [`MuLanFeatureExtractor`] with
+            `pitch_class_profile=True`, correlated with `num_key_profiles` learnt key profiles in all 12
+            transpositions; the best and the soft-best match of each profile are kept, so the descriptor does not
+            change when the music is transposed) and `"rhythm"` (tempo and metre: the autocorrelation of the log-mel
+            onset strength at lags of 1 to `rhythm_max_lag` frames). Tower features pretrained for tagging hear
+            timbre well but key and tempo poorly; these give the projection what it needs for them.
+        num_key_profiles (`int`, *optional*, defaults to 8):
+            Learnt key profiles of the `"pitch_class"` descriptor; the first two start as Krumhansl–Kessler's major
+            and minor profiles.
+        rhythm_max_lag (`int`, *optional*, defaults to 96):
+            Longest onset-autocorrelation lag of the `"rhythm"` descriptor, in feature frames (96 × 16 ms = 1.5 s,
+            one beat at 40 BPM, with the CPU preset's hop).
     """
 
     model_type = "mulan"
@@ -67,6 +82,9 @@ class MuLanConfig(PreTrainedConfig):
     mask_feature_min_masks: int = 1
     window_chunk_size: int = 64
     audio_pooling: str = "cls"
+    audio_descriptors: list[str] | None = None
+    num_key_profiles: int = 8
+    rhythm_max_lag: int = 96
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -88,6 +106,18 @@ class MuLanConfig(PreTrainedConfig):
             raise ValueError(f"audio_pooling must be 'cls' or 'mean', got {self.audio_pooling!r}.")
         if self.window_chunk_size <= 0:
             raise ValueError(f"window_chunk_size must be positive, got {self.window_chunk_size}.")
+        self.audio_descriptors = list(self.audio_descriptors or [])
+        unknown = sorted(set(self.audio_descriptors) - set(AUDIO_DESCRIPTORS))
+        if unknown or len(set(self.audio_descriptors)) != len(self.audio_descriptors):
+            raise ValueError(
+                f"audio_descriptors {self.audio_descriptors} must name each of {AUDIO_DESCRIPTORS} at most once "
+                f"(unknown: {unknown})."
+            )
+        if self.num_key_profiles < 1 or self.rhythm_max_lag < 1:
+            raise ValueError(
+                f"num_key_profiles ({self.num_key_profiles}) and rhythm_max_lag ({self.rhythm_max_lag}) must be "
+                "positive."
+            )
 
     @property
     def audio_tower_type(self) -> str:

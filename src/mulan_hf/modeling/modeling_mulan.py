@@ -62,6 +62,69 @@ def average_window_embeddings(window_embeds: torch.Tensor, window_mask: torch.Te
     return F.normalize(summed / weights.sum(dim=1).clamp(min=1.0), dim=-1)
 
 
+# Krumhansl & Kessler's probe-tone ratings of the 12 pitch classes in C major and in C minor.
+KRUMHANSL_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+KRUMHANSL_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def _centred_unit(x: torch.Tensor) -> torch.Tensor:
+    x = x - x.mean(dim=-1, keepdim=True)
+    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+
+
+class MuLanAudioDescriptors(nn.Module):
+    """Key/mode and tempo descriptors of each window (`config.audio_descriptors`), batch-normalised, for the audio
+    projection to read beside the tower's pooled state.
+
+    - `"pitch_class"`: the window's pitch-class profile is correlated with each learnt key profile in all 12
+      transpositions; the best correlation and a soft maximum (temperature 0.1) per profile are kept. A transposed
+      piece gives the same descriptor, so what is learnt is the shape of a key (major or minor), not its tonic.
+    - `"rhythm"`: the autocorrelation of the onset strength (the mean over mel bands of the positive log-mel
+      change between frames), normalised by its value at lag 0, at lags 1..`rhythm_max_lag` frames.
+    """
+
+    def __init__(self, config: MuLanConfig):
+        super().__init__()
+        self.kinds = tuple(config.audio_descriptors)
+        self.max_lag = config.rhythm_max_lag
+        size = 0
+        if "pitch_class" in self.kinds:
+            self.key_profiles = nn.Parameter(torch.zeros(config.num_key_profiles, 12))
+            size += 2 * config.num_key_profiles
+        if "rhythm" in self.kinds:
+            size += self.max_lag
+        self.size = size
+        self.norm = nn.BatchNorm1d(size)
+
+    def key_features(self, pitch_class_profile: torch.Tensor) -> torch.Tensor:
+        """(windows, 12) → (windows, 2 * num_key_profiles), unchanged by a circular shift of the 12 classes."""
+        profiles = _centred_unit(self.key_profiles.float())
+        transposed = torch.stack([profiles.roll(shift, dims=-1) for shift in range(12)], dim=1)  # (K, 12, 12)
+        correlation = torch.einsum("nc,ktc->nkt", _centred_unit(pitch_class_profile.float()), transposed)
+        return torch.cat([correlation.amax(dim=-1), torch.logsumexp(10.0 * correlation, dim=-1) / 10.0], dim=-1)
+
+    def rhythm_features(self, windows: torch.Tensor) -> torch.Tensor:
+        """(windows, frames, mel) log-mel → (windows, rhythm_max_lag) onset autocorrelation (zeros past the
+        window's own length)."""
+        onset = torch.relu(windows.float().diff(dim=1)).mean(dim=-1)
+        onset = onset - onset.mean(dim=-1, keepdim=True)
+        frames = onset.shape[1]
+        power = torch.fft.rfft(onset, n=2 * frames).abs().square()
+        lags = torch.fft.irfft(power, n=2 * frames)[:, :frames]
+        lags = lags / torch.arange(frames, 0, -1, device=lags.device)  # mean over the overlapping frames
+        lags = lags[:, 1 : self.max_lag + 1] / lags[:, :1].clamp(min=1e-6)
+        return F.pad(lags, (0, self.max_lag - lags.shape[1]))
+
+    def forward(self, windows: torch.Tensor, pitch_class_profile: torch.Tensor | None) -> torch.Tensor:
+        with torch.autocast(windows.device.type, enabled=False):  # FFTs and correlations in float32
+            parts = []
+            if "pitch_class" in self.kinds:
+                parts.append(self.key_features(pitch_class_profile))
+            if "rhythm" in self.kinds:
+                parts.append(self.rhythm_features(windows))
+            return self.norm(torch.cat(parts, dim=-1))
+
+
 def _tower_kwargs(config) -> dict[str, Any]:
     """BERT/RoBERTa-style towers get `add_pooling_layer=False`: MuLan reads the [CLS] state, and an unused
     pooler would leave parameters without gradients (which DistributedDataParallel rejects)."""
@@ -156,6 +219,10 @@ class MuLanPreTrainedModel(PreTrainedModel):
         # Only MuLan's own parameters: the towers are PreTrainedModels and initialise themselves.
         if isinstance(module, MuLanModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        elif isinstance(module, MuLanAudioDescriptors) and hasattr(module, "key_profiles"):
+            profiles = torch.randn(module.key_profiles.shape, generator=torch.Generator().manual_seed(0))
+            profiles[:2] = torch.tensor([KRUMHANSL_MAJOR, KRUMHANSL_MINOR])[: len(profiles)]
+            init.copy_(module.key_profiles, profiles.to(module.key_profiles.device))
         elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=module.in_features**-0.5)
             if module.bias is not None:
@@ -204,6 +271,9 @@ class MuLanModel(MuLanPreTrainedModel):
         else:
             audio_hidden_size = config.audio_config.hidden_size
 
+        self.audio_descriptors = MuLanAudioDescriptors(config) if config.audio_descriptors else None
+        if self.audio_descriptors is not None:
+            audio_hidden_size += self.audio_descriptors.size
         self.audio_projection = nn.Linear(audio_hidden_size, config.projection_dim)
         self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
@@ -211,6 +281,21 @@ class MuLanModel(MuLanPreTrainedModel):
         self.post_init()
 
     # ----------------------------------------------------------------------------------------------- audio tower
+
+    def _check_pitch_class_profile(self, pitch_class_profile: torch.Tensor | None, window_mask: torch.Tensor) -> None:
+        if "pitch_class" not in self.config.audio_descriptors:
+            return
+        if pitch_class_profile is None:
+            raise ValueError(
+                "This model reads each window's pitch_class_profile (config.audio_descriptors has 'pitch_class'), "
+                "but none was given. Use the MuLanFeatureExtractor saved with this model (pitch_class_profile=True) "
+                "and pass all of its outputs."
+            )
+        if pitch_class_profile.shape != (*window_mask.shape, 12):
+            raise ValueError(
+                f"pitch_class_profile has shape {tuple(pitch_class_profile.shape)}; expected (batch, windows, 12) = "
+                f"{(*window_mask.shape, 12)} from the same feature-extractor call as input_features."
+            )
 
     def _check_audio_inputs(
         self, input_features: torch.Tensor, window_mask: torch.Tensor | None
@@ -287,6 +372,7 @@ class MuLanModel(MuLanPreTrainedModel):
         self,
         input_features: torch.Tensor,
         window_mask: torch.Tensor | None = None,
+        pitch_class_profile: torch.Tensor | None = None,
         **kwargs,
     ) -> tuple | BaseModelOutputWithPooling:
         r"""
@@ -295,6 +381,9 @@ class MuLanModel(MuLanPreTrainedModel):
             one window per clip.
         window_mask (`torch.LongTensor` of shape `(batch_size, windows)`, *optional*):
             1 for real windows, 0 for padding windows of shorter clips. Defaults to all windows valid.
+        pitch_class_profile (`torch.FloatTensor` of shape `(batch_size, windows, 12)`, *optional*):
+            Each window's pitch-class profile from [`MuLanFeatureExtractor`] (`pitch_class_profile=True`); required
+            when `config.audio_descriptors` has `"pitch_class"`.
 
         Returns:
             `BaseModelOutputWithPooling` whose `pooler_output` is the L2-normalised `(batch_size, projection_dim)`
@@ -302,15 +391,23 @@ class MuLanModel(MuLanPreTrainedModel):
             `(batch_size, windows, tokens, hidden)` with zeros for padding windows.
         """
         input_features, window_mask = self._check_audio_inputs(input_features, window_mask)
+        self._check_pitch_class_profile(pitch_class_profile, window_mask)
         batch_size, num_windows = window_mask.shape
         valid = window_mask.reshape(-1).bool()
         windows = input_features.reshape(batch_size * num_windows, *input_features.shape[2:])[valid]
-        windows = self._spec_augment(windows.to(self.audio_projection.weight.dtype))
+        windows = windows.to(self.audio_projection.weight.dtype)
+        descriptors = None
+        if self.audio_descriptors is not None:  # from the unmasked windows: SpecAugment's masks are not onsets
+            profile = None if pitch_class_profile is None else pitch_class_profile.reshape(-1, 12)[valid]
+            descriptors = self.audio_descriptors(windows, profile)
+        windows = self._spec_augment(windows)
 
         # Without gradients, run long clips through the tower a chunk of windows at a time to bound memory.
         chunk = windows.shape[0] if torch.is_grad_enabled() else self.config.window_chunk_size
         pooled_chunks, token_chunks = zip(*(self._run_audio_tower(part, **kwargs) for part in windows.split(chunk)))
         pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
+        if descriptors is not None:
+            pooled = torch.cat([pooled, descriptors.to(pooled.dtype)], dim=-1)
 
         window_embeds = F.normalize(self.audio_projection(pooled), dim=-1)
         if bool(valid.all()):
@@ -374,6 +471,7 @@ class MuLanModel(MuLanPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         window_mask: torch.Tensor | None = None,
+        pitch_class_profile: torch.Tensor | None = None,
         return_loss: bool | None = None,
         **kwargs,
     ) -> tuple | MuLanOutput:
@@ -382,6 +480,8 @@ class MuLanModel(MuLanPreTrainedModel):
             Log-mel windows from [`MuLanFeatureExtractor`].
         window_mask (`torch.LongTensor` of shape `(batch_size, windows)`, *optional*):
             1 for real windows, 0 for padding windows.
+        pitch_class_profile (`torch.FloatTensor` of shape `(batch_size, windows, 12)`, *optional*):
+            Each window's pitch-class profile, for models with the `"pitch_class"` audio descriptor.
         return_loss (`bool`, *optional*):
             Return the symmetric contrastive loss; clip i and text i form the positive pairs.
 
@@ -397,7 +497,9 @@ class MuLanModel(MuLanPreTrainedModel):
         """
         if input_ids is None or input_features is None:
             raise ValueError("MuLanModel.forward needs both input_ids (text) and input_features (audio).")
-        audio_outputs = self.get_audio_features(input_features=input_features, window_mask=window_mask)
+        audio_outputs = self.get_audio_features(
+            input_features=input_features, window_mask=window_mask, pitch_class_profile=pitch_class_profile
+        )
         text_outputs = self.get_text_features(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs
         )
@@ -474,4 +576,4 @@ class MuLanModel(MuLanPreTrainedModel):
         return model
 
 
-__all__ = ["MuLanModel", "MuLanOutput", "MuLanPreTrainedModel", "mulan_loss"]
+__all__ = ["MuLanAudioDescriptors", "MuLanModel", "MuLanOutput", "MuLanPreTrainedModel", "mulan_loss"]

@@ -21,6 +21,21 @@ logger = logging.get_logger(__name__)
 WINDOW_MODES = ("all", "random", "first")
 MEL_SCALES = ("htk", "slaney")
 LOG_SCALES = ("natural", "log10_1p")
+PITCH_CLASS_RANGE_HZ = (60.0, 4000.0)  # fundamentals and low harmonics: C2 to B7
+
+
+def pitch_class_filters(n_fft: int, sampling_rate: int, f_range: tuple[float, float] = PITCH_CLASS_RANGE_HZ):
+    """(12, n_fft // 2 + 1) weights folding FFT bins between `f_range` onto the 12 pitch classes (0 = C): each bin
+    goes to its nearest equal-tempered pitch (A4 = 440 Hz), with a weight falling linearly from 1 at the pitch's
+    centre to 0 a quarter tone away, so bins between two semitones count little."""
+    freqs = torch.fft.rfftfreq(n_fft, 1.0 / sampling_rate, dtype=torch.float64)
+    inside = (freqs >= f_range[0]) & (freqs <= min(f_range[1], sampling_rate / 2))
+    midi = 69.0 + 12.0 * torch.log2(freqs.clamp(min=1.0) / 440.0)
+    nearest = midi.round()
+    weights = ((1.0 - 2.0 * (midi - nearest).abs()).clamp(min=0.0) * inside).to(torch.float32)
+    filters = torch.zeros(12, len(freqs))
+    filters[nearest.long() % 12, torch.arange(len(freqs))] = weights
+    return filters
 
 
 class MuLanFeatureExtractor(SequenceFeatureExtractor):
@@ -52,6 +67,10 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             area normalisation of the bands), which a tower pretrained on librosa features expects.
         log_scale (`str`, defaults to `"natural"`): `"natural"` takes `ln(max(power, 1e-10))`; `"log10_1p"` takes
             `log10(1 + 10000 * power)`, the compression the musicnn audio tower was trained with.
+        pitch_class_profile (`bool`, defaults to `False`): also return `pitch_class_profile` `(batch, windows, 12)`,
+            each window's mean log-compressed energy per pitch class (C, C#, ..., B) from a fine ~256 ms STFT
+            between 60 Hz and 4 kHz. The log-mel bands are too coarse below 1 kHz to tell semitones apart; a model
+            with the `"pitch_class"` audio descriptor reads this profile to hear key and mode.
     """
 
     model_input_names = ["input_features", "window_mask"]
@@ -72,9 +91,11 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         padding_value: float = 0.0,
         mel_scale: str = "htk",
         log_scale: str = "natural",
+        pitch_class_profile: bool = False,
         **kwargs,
     ):
         kwargs.pop("feature_size", None)  # saved in the JSON, always equal to num_mel_bins
+        kwargs.pop("model_input_names", None)  # follows from pitch_class_profile
         kwargs.setdefault("return_attention_mask", False)
         super().__init__(feature_size=num_mel_bins, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
         if win_length > n_fft:
@@ -118,6 +139,12 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         # matmul gives the mel energies without a separate |X|^2 pass.
         self.mel_filters = mel_filters.repeat_interleave(2, dim=0)
         self._mel_blocks = self._banded_mel_blocks(self.mel_filters)
+        self.pitch_class_profile = bool(pitch_class_profile)
+        if self.pitch_class_profile:
+            self.model_input_names = [*type(self).model_input_names, "pitch_class_profile"]
+            # ~256 ms frames (4096 points at 16 kHz: 3.9 Hz bins, finer than a semitone above 60 Hz), 75 % overlap.
+            self._pcp_n_fft = 2 ** round(math.log2(0.256 * sampling_rate))
+            self._pcp_filters = pitch_class_filters(self._pcp_n_fft, sampling_rate)
 
     @staticmethod
     def _banded_mel_blocks(
@@ -134,7 +161,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         return blocks
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in super().to_dict().items() if not key.startswith("_")}
+        items = super().to_dict().items()
+        return {key: value for key, value in items if not key.startswith("_") and key != "model_input_names"}
 
     @property
     def window_seconds(self) -> float:
@@ -260,6 +288,31 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
                 features[torch.tensor(chunk, device=features.device)] = out
         return features.view(batch_size, num_windows, self.window_frames, self.num_mel_bins)
 
+    def _pitch_class_profile(
+        self, padded: torch.Tensor, starts: torch.Tensor, window_mask: torch.Tensor, chunk_windows: int = 16
+    ) -> torch.Tensor:
+        """Mean pitch-class energy `log(1 + 100 * energy)` of every valid window over the same samples as its
+        log-mel → (batch, windows, 12), zeros for padding windows."""
+        batch_size, num_windows = starts.shape
+        n_fft = self._pcp_n_fft
+        span = max((self.window_frames - 1) * self.hop_length + self.n_fft, n_fft)
+        if padded.shape[1] < int(starts.max()) + span:
+            padded = torch.nn.functional.pad(padded, (0, int(starts.max()) + span - padded.shape[1]))
+        filters = self._pcp_filters.to(padded.device)
+        window = torch.hann_window(n_fft, device=padded.device)
+        profile = padded.new_zeros(batch_size * num_windows, 12)
+        rows = window_mask.reshape(-1).bool().nonzero().flatten().tolist()
+        first_samples = starts.reshape(-1).tolist()
+        for chunk_start in range(0, len(rows), chunk_windows):
+            chunk = rows[chunk_start : chunk_start + chunk_windows]
+            segments = torch.stack(
+                [padded[r // num_windows, first_samples[r] : first_samples[r] + span] for r in chunk]
+            )
+            spectrum = torch.stft(segments, n_fft, n_fft // 4, window=window, center=False, return_complex=True)
+            energy = torch.matmul(filters, spectrum.abs().square())  # (n, 12, frames)
+            profile[torch.tensor(chunk, device=profile.device)] = energy.mul_(100.0).log1p_().mean(dim=-1)
+        return profile.view(batch_size, num_windows, 12)
+
     # ---------------------------------------------------------------------------------------------------- call
 
     def __call__(
@@ -287,7 +340,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
 
         Returns:
             [`BatchFeature`] with `input_features` `(batch, windows, window_frames, num_mel_bins)` and `window_mask`
-            `(batch, windows)` (1 for real windows, 0 for padding windows of shorter clips).
+            `(batch, windows)` (1 for real windows, 0 for padding windows of shorter clips); with
+            `pitch_class_profile=True` also `pitch_class_profile` `(batch, windows, 12)`.
         """
         if kwargs:
             logger.warning_once(f"MuLanFeatureExtractor ignores unexpected arguments: {sorted(kwargs)}.")
@@ -328,6 +382,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         features = self._log_mel(padded, starts, window_mask)
 
         data = {"input_features": features, "window_mask": window_mask}
+        if self.pitch_class_profile:
+            data["pitch_class_profile"] = self._pitch_class_profile(padded, starts, window_mask)
         if return_tensors in ("pt", TensorType.PYTORCH):
             return BatchFeature(data, tensor_type="pt")
         return BatchFeature({k: v.cpu().numpy() for k, v in data.items()}, tensor_type=return_tensors)
@@ -341,23 +397,22 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             items = [dict(zip(processed_features, values)) for values in zip(*processed_features.values())]
         else:
             items = list(processed_features)
-        feats = [
-            torch.as_tensor(
-                np.asarray(x["input_features"]) if not torch.is_tensor(x["input_features"]) else x["input_features"]
+
+        def stacked(name: str, trailing: int) -> torch.Tensor:
+            # Items may carry their own batch axis (pipeline preprocess returns batches of one).
+            values = [torch.as_tensor(x[name] if torch.is_tensor(x[name]) else np.asarray(x[name])) for x in items]
+            values = [v.reshape(-1, *v.shape[v.ndim - trailing - 1 :]) for v in values]
+            num_windows = max(v.shape[1] for v in values)
+            return torch.cat(
+                [torch.nn.functional.pad(v, (0, 0) * trailing + (0, num_windows - v.shape[1])) for v in values]
             )
-            for x in items
-        ]
-        masks = [
-            torch.as_tensor(np.asarray(x["window_mask"]) if not torch.is_tensor(x["window_mask"]) else x["window_mask"])
-            for x in items
-        ]
-        # Items may carry their own batch axis (pipeline preprocess returns batches of one).
-        feats = [f.reshape(-1, *f.shape[-3:]) for f in feats]
-        masks = [m.reshape(-1, m.shape[-1]) for m in masks]
-        num_windows = max(f.shape[1] for f in feats)
-        features = torch.cat([torch.nn.functional.pad(f, (0, 0, 0, 0, 0, num_windows - f.shape[1])) for f in feats])
-        window_mask = torch.cat([torch.nn.functional.pad(m, (0, num_windows - m.shape[1])) for m in masks])
-        data = {"input_features": features, "window_mask": window_mask}
+
+        names = [name for name in self.model_input_names if all(name in x for x in items)]
+        missing = [name for name in self.model_input_names if name not in names]
+        if missing:
+            raise ValueError(f"Every item to pad needs {self.model_input_names}; some lack {missing}.")
+        trailing = {"input_features": 2, "window_mask": 0, "pitch_class_profile": 1}
+        data = {name: stacked(name, trailing[name]) for name in names}
         if return_tensors in ("pt", TensorType.PYTORCH):
             return BatchFeature(data, tensor_type="pt")
         return BatchFeature({k: v.numpy() for k, v in data.items()}, tensor_type=return_tensors)

@@ -123,6 +123,8 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
         }
     else:  # a CNN takes any size: the paper's 1024 x 128 unless the preset says otherwise
         extractor = {"num_mel_bins": 128, "window_frames": 1024, **preset.get("feature_extractor", {})}
+    # The model's descriptors decide what the extractor returns, so the two cannot disagree.
+    extractor["pitch_class_profile"] = "pitch_class" in model.config.audio_descriptors
     processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
     return model, processor
 
