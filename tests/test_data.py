@@ -13,6 +13,7 @@ from datasets import Audio, Dataset, load_dataset
 from mulan_hf import MuLanFeatureExtractor, MuLanProcessor
 from mulan_hf.data.corpus import COMMENTS, INSTRUMENT_ALIASES, make_corpus, make_recording
 from mulan_hf.data.music import INSTRUMENTS, STYLES, PieceGenerator
+from mulan_hf.data.negatives import counterfactual_text
 from mulan_hf.data.streams import (
     MuLanCollator,
     TextSource,
@@ -218,6 +219,46 @@ def test_collator_batches_with_dataloader_workers(corpus_dir, tokenizer):
         assert set(batch["skipped"]) == {"undecodable", "too_short", "no_text"}
         assert len(batch["recordings"]) == 8 and all(r.startswith("rec-") for r in batch["recordings"])
     assert torch.isfinite(torch.cat([b["input_features"] for b in batches])).all()
+
+
+@pytest.mark.parametrize(
+    "text, kind, twin",
+    [
+        ("A slow piece in a minor key.", "mode", "A slow piece in a major key."),
+        ("A slow piece in a minor key.", "tempo", "A fast piece in a minor key."),
+        ("Bright major moods", "mode", "Bright minor moods"),
+        ("Fast tempo, major mode, with piano.", "tempo", "Slow tempo, major mode, with piano."),
+        ("The majority of fastidious fans", "mode", None),  # whole words only
+        ("rock drums", "tempo", None),
+    ],
+)
+def test_counterfactual_texts_swap_only_the_named_attribute(text, kind, twin):
+    assert counterfactual_text(text, kind) == twin
+
+
+def test_moderate_turns_slow_or_fast_stably_and_unknown_kinds_are_refused():
+    twins = {counterfactual_text(f"moderate {style}", "tempo") for style in ("jazz", "rock", "folk", "waltz", "funk")}
+    assert twins <= {
+        f"{tempo} {style}" for tempo in ("slow", "fast") for style in ("jazz", "rock", "folk", "waltz", "funk")
+    }
+    assert {t.split()[0] for t in twins} == {"slow", "fast"}
+    assert counterfactual_text("moderate jazz", "tempo") == counterfactual_text("moderate jazz", "tempo")
+    with pytest.raises(ValueError, match=r"\['key'\]; known: \['mode', 'tempo'\]"):
+        MuLanCollator(None, text_negatives=["key"])
+
+
+def test_collator_appends_each_texts_twins_with_a_mask(tokenizer):
+    processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=100), tokenizer)
+    examples = [
+        {"text": text, "audio": np.zeros(16000, np.float32), "source": "short_form", "recording": f"rec-{i}"}
+        | {f"skipped_{reason}": 0 for reason in ("undecodable", "too_short", "no_text")}
+        for i, text in enumerate(["slow rock in a minor key", "piano", "fast"])
+    ]
+    batch = MuLanCollator(processor, text_negatives=["mode", "tempo"])(examples)
+    assert batch["input_features"].shape[0] == 3 and batch["input_ids"].shape[0] == 3 + 2 * 3
+    assert batch["negative_mask"].tolist() == [True, False, False, True, False, True]
+    decoded = tokenizer.batch_decode(batch["input_ids"][3:], skip_special_tokens=True)
+    assert decoded == ["slow rock in a major key", "", "", "fast rock in a minor key", "", "slow"]
 
 
 def make_public_layout(folder: Path, audio_column: str, text_column: str, texts: list) -> None:

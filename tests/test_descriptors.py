@@ -101,6 +101,8 @@ def test_a_model_with_descriptors_trains_them_saves_them_and_needs_the_profile(t
     model = make_tiny_model(tokenizer, audio_descriptors=["pitch_class", "rhythm"], num_key_profiles=4)
     assert model.audio_projection.in_features == 32 + 2 * 4 + 96
     torch.testing.assert_close(model.audio_descriptors.key_profiles[0, :3], torch.tensor([6.35, 2.23, 3.48]))
+    gain = model.audio_descriptors.norm.weight  # the key numbers start louder than the rhythm's
+    assert gain[:8].tolist() == [10.0] * 8 and gain[8:].tolist() == [1.0] * 96
     processor = MuLanProcessor(pitch_extractor, tokenizer)
     clips = [chord(60, MAJOR_TRIAD, 2.0), chord(57, MINOR_TRIAD, 1.5)]
     inputs = processor(

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from hub_stand_in import HubStandIn  # tests/hub_stand_in.py
 
 from mulan_hf.training import (
+    TextNegatives,
     contrastive_loss,
     positive_mask,
     sigmoid_loss,
@@ -95,6 +96,37 @@ def test_sigmoid_loss_treats_duplicates_as_positives():
     with_duplicates = sigmoid_loss(audio, text, scale, bias, text_group=groups)
     labels[0, 1] = labels[1, 0] = 1
     torch.testing.assert_close(with_duplicates, -F.logsigmoid(labels * logits).sum() / 4)
+
+
+def test_counterfactual_negatives_join_each_clips_denominator_unless_they_are_its_own_text():
+    audio, text = unit(4, 8, seed=7), unit(4, 8, seed=8)
+    scale = torch.tensor(math.log(10.0))
+    text_group = torch.tensor([1, 2, 3, 4])
+    # Negative 0 is a fresh twin; negative 1 is identical to pair 2's own text; negative 2 is a placeholder.
+    twin = unit(1, 8, seed=9)[0]
+    embeds = torch.stack([twin, text[2], unit(1, 8, seed=10)[0]]).requires_grad_(True)
+    negatives = TextNegatives(embeds, torch.tensor([True, True, False]), torch.tensor([9, 3, 0]), text_group)
+    loss = contrastive_loss(audio, text, scale, text_group, None, negatives)
+    logits = 10.0 * text @ audio.T
+    per_clip = torch.cat([logits.T, 10.0 * audio @ embeds.detach().T], dim=1)
+    per_clip[2, 5] = float("-inf")  # clip 2's own text is not its negative
+    per_clip[:, 6] = float("-inf")  # the placeholder counts for no clip
+    expected = (F.cross_entropy(logits, torch.arange(4)) + F.cross_entropy(per_clip, torch.arange(4))) / 2
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert embeds.grad[0].abs().sum() > 0 and embeds.grad[2].abs().sum() == 0
+    # A twin closer to a clip than its own text costs more than a far one.
+    near = TextNegatives(audio[:1].clone(), torch.tensor([True]), torch.tensor([9]), text_group)
+    far = TextNegatives(-audio[:1].clone(), torch.tensor([True]), torch.tensor([9]), text_group)
+    assert contrastive_loss(audio, text, scale, negatives=near) > contrastive_loss(audio, text, scale, negatives=far)
+    # The sigmoid loss labels the (clip, twin) pairs negative, the masked ones not at all.
+    bias = torch.tensor(-1.0)
+    sig = sigmoid_loss(audio, text, scale, bias, text_group, None, negatives)
+    extra = 10.0 * audio @ embeds.detach().T - 1.0
+    keep = torch.tensor([[1.0, 1.0, 0.0]] * 4)
+    keep[2, 1] = 0.0
+    plain = sigmoid_loss(audio, text, scale, bias, text_group)
+    torch.testing.assert_close(sig, plain - (F.logsigmoid(-extra) * keep).sum() / 4)
 
 
 def test_step_decay_schedule():
@@ -340,6 +372,11 @@ def test_default_preset_fine_tunes_the_pretrained_musicnn_midend_and_keeps_its_f
     processor_config = json.loads((out / "model" / "processor_config.json").read_text())
     extractor = processor_config["feature_extractor"]
     assert (extractor["num_mel_bins"], extractor["mel_scale"], extractor["log_scale"]) == (96, "slaney", "log10_1p")
+    # The key and rhythm descriptors: the extractor returns the pitch-class profile the model reads, and the key
+    # profiles learn (from the counterfactual mode and tempo negatives too).
+    assert model.config.audio_descriptors == ["pitch_class", "rhythm"] and extractor["pitch_class_profile"] is True
+    name = "audio_descriptors.key_profiles"
+    assert not torch.equal(trained[name], after_one_step[name])
 
 
 def test_latest_checkpoint_skips_half_written_ones(tmp_path):

@@ -16,15 +16,25 @@ def write_model_card(folder: str | Path, args=None, summary: dict | None = None)
     holdout = settings.get("holdout_sample_set")
     credits = ""
     config_path = folder / "config.json"
-    if config_path.is_file() and json.loads(config_path.read_text()).get("audio_config", {}).get("model_type") == (
-        "musicnn"
-    ):
-        credits = (
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    if config.get("audio_descriptors"):
+        credits += (
+            f"\nBeside the audio tower's pooled state, the audio projection reads musical descriptors of each window "
+            f"({', '.join(config['audio_descriptors'])}): `pitch_class` correlates the window's pitch-class profile "
+            "(returned by the saved feature extractor) with learnt key profiles in all 12 transpositions (key and "
+            "mode), `rhythm` is the autocorrelation of the log-mel onset strength (tempo).\n"
+        )
+    if config.get("audio_config", {}).get("model_type") == "musicnn":
+        credits += (
             "\nThe audio tower is musicnn's MTT_musicnn (J. Pons and X. Serra, *musicnn: pre-trained convolutional "
             "neural networks for music audio tagging*, ISMIR 2019 LBD), trained on MagnaTagATune, with the weights "
             "of the PyPI package `musicnn` (ISC license, Copyright (c) Music Technology Group, Universitat Pompeu "
             "Fabra 2019).\n"
         )
+    kinds = settings.get("text_negatives") or []
+    negatives = (
+        f" with counterfactual {' and '.join(kinds)} text negatives (captions with the words swapped)" if kinds else ""
+    )
     transfer = ""
     if summary.get("holdout"):
         transfer = f"""
@@ -49,7 +59,7 @@ license: apache-2.0
 A two-tower joint embedding of music audio and text (Huang et al., *MuLan*, ISMIR 2022), trained with
 [mulan-hf](https://github.com/) for {summary.get("steps", "?")} steps ({summary.get("examples", "?")} examples) on
 `{settings.get("data", "?")}`, batch {settings.get("batch_size", "?")} per process, learning rate
-{settings.get("learning_rate", "?")}, loss `{settings.get("loss", "contrastive")}`.
+{settings.get("learning_rate", "?")}, loss `{settings.get("loss", "contrastive")}`{negatives}.
 {credits}
 ## Zero-shot tagging (macro ROC-AUC)
 

@@ -28,6 +28,7 @@ import torch
 from transformers.utils import logging
 
 from .augment import AudioAugmentation
+from .negatives import check_negative_kinds, counterfactual_text
 from .text_filter import clean_short_form
 
 logger = logging.get_logger(__name__)
@@ -365,20 +366,26 @@ def build_training_stream(
 class MuLanCollator:
     """Collate examples into model inputs with `MuLanProcessor`; also returns `sources`, `recordings` (ids: the
     loss treats two windows of one recording as positives) and `skipped` (the bad records among this batch's rows,
-    by reason) for the training loop. A batch made only of skipped records
+    by reason) for the training loop. With `text_negatives` (kinds of `data.negatives`, e.g. `["mode", "tempo"]`)
+    the text rows after the batch's own are each text's counterfactual twin per kind (`negative_mask` marks the
+    real ones; the rest are empty placeholders). A batch made only of skipped records
     holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
 
-    def __init__(self, processor, max_text_length: int = 64):
+    def __init__(self, processor, max_text_length: int = 64, text_negatives: Sequence[str] = ()):
         self.processor = processor
         self.max_text_length = max_text_length
+        self.text_negatives = check_negative_kinds(text_negatives)
 
     def __call__(self, examples: list[dict]) -> dict:
         skipped = {r: int(sum(e[f"skipped_{r}"] for e in examples)) for r in SKIP_REASONS}
         examples = [e for e in examples if is_example(e)]
         if not examples:
             return {"skipped": skipped, "sources": [], "recordings": []}
+        texts = [e["text"] for e in examples]
+        negatives = [counterfactual_text(t, kind) for kind in self.text_negatives for t in texts]
         batch = self.processor(
-            text=[e["text"] for e in examples],
+            # Texts without the word get an empty placeholder, so every process has the same number of rows.
+            text=texts + [n or "" for n in negatives],
             audio=[np.asarray(e["audio"], dtype=np.float32) for e in examples],
             sampling_rate=self.processor.feature_extractor.sampling_rate,
             windows="first",
@@ -386,4 +393,6 @@ class MuLanCollator:
             return_tensors="pt",
         )
         recordings = [e.get("recording") or "" for e in examples]
+        if self.text_negatives:
+            batch["negative_mask"] = torch.tensor([n is not None for n in negatives])
         return {**batch, "sources": [e["source"] for e in examples], "recordings": recordings, "skipped": skipped}

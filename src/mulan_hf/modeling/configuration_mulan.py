@@ -58,6 +58,10 @@ class MuLanConfig(PreTrainedConfig):
         num_key_profiles (`int`, *optional*, defaults to 8):
             Learnt key profiles of the `"pitch_class"` descriptor; the first two start as Krumhansl–Kessler's major
             and minor profiles.
+        key_descriptor_gain (`float`, *optional*, defaults to 10.0):
+            Initial gain of the batch-normalised `"pitch_class"` descriptors (the norm's learnt scale starts here, the
+            tower's pooled state and the rhythm descriptor stay at 1): 16 key numbers beside 1,500 tower features
+            are otherwise learnt too slowly for mode to reach the embedding in a short run.
         rhythm_max_lag (`int`, *optional*, defaults to 96):
             Longest onset-autocorrelation lag of the `"rhythm"` descriptor, in feature frames (96 × 16 ms = 1.5 s,
             one beat at 40 BPM, with the CPU preset's hop).
@@ -84,6 +88,7 @@ class MuLanConfig(PreTrainedConfig):
     audio_pooling: str = "cls"
     audio_descriptors: list[str] | None = None
     num_key_profiles: int = 8
+    key_descriptor_gain: float = 10.0
     rhythm_max_lag: int = 96
     initializer_range: float = 0.02
 

@@ -223,6 +223,9 @@ class MuLanPreTrainedModel(PreTrainedModel):
             profiles = torch.randn(module.key_profiles.shape, generator=torch.Generator().manual_seed(0))
             profiles[:2] = torch.tensor([KRUMHANSL_MAJOR, KRUMHANSL_MINOR])[: len(profiles)]
             init.copy_(module.key_profiles, profiles.to(module.key_profiles.device))
+            gain = torch.ones_like(module.norm.weight)
+            gain[: 2 * len(profiles)] = self.config.key_descriptor_gain  # the key numbers come first
+            init.copy_(module.norm.weight, gain)
         elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=module.in_features**-0.5)
             if module.bias is not None:

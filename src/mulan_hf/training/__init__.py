@@ -1,7 +1,8 @@
-"""Training pieces: global-batch contrastive losses (duplicate-aware; InfoNCE or sigmoid) and the step-decay
-schedule. The training loop itself (examples/train.py with accelerate) is the next piece of work."""
+"""Training pieces: global-batch contrastive losses (duplicate-aware, with optional counterfactual text negatives;
+InfoNCE or sigmoid), the step-decay schedule, and the loop behind examples/train.py (`trainer.train`)."""
 
 from .losses import (
+    TextNegatives,
     contrastive_loss,
     gather_with_grad,
     positive_mask,
@@ -12,6 +13,7 @@ from .losses import (
 from .schedules import step_decay_factor, step_decay_schedule
 
 __all__ = [
+    "TextNegatives",
     "contrastive_loss",
     "gather_with_grad",
     "positive_mask",

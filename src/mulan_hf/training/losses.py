@@ -10,6 +10,7 @@ such pairs are positives of each other, not negatives. They are masked out of th
 """
 
 import hashlib
+from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -69,16 +70,42 @@ def _global_batch(audio_embeds, text_embeds, text_group, audio_group):
     return audio_all, text_all, positive_mask(*groups, audio_all.shape[0], audio_all.device)
 
 
+class TextNegatives(NamedTuple):
+    """Extra texts that are negatives of every clip (counterfactual twins from `data.negatives`): their embeddings,
+    which rows are real (`mask`) and their text ids; the ids of the batch's own texts (`text_group`) let a twin
+    that equals one of a clip's own texts ("major key" turned into another pair's "minor key") stay out of its
+    negatives."""
+
+    embeds: torch.Tensor
+    mask: torch.Tensor
+    group: torch.Tensor
+    text_group: torch.Tensor
+
+
+def _negative_logits(
+    audio_all: torch.Tensor, positives: torch.Tensor, logit_scale: torch.Tensor, negatives: TextNegatives
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clips, negatives) scaled similarities and which of them are true negatives."""
+    embeds = gather_with_grad(negatives.embeds)
+    valid = gather_ids(negatives.mask.long()).bool()
+    group, text_group = gather_ids(negatives.group), gather_ids(negatives.text_group)
+    same_text = text_group.unsqueeze(1) == group.unsqueeze(0)  # (texts, negatives)
+    clash = (positives.to(embeds.dtype) @ same_text.to(embeds.dtype)) > 0  # a clip's own text among the negatives
+    return logit_scale.exp() * audio_all @ embeds.t(), valid.unsqueeze(0) & ~clash
+
+
 def contrastive_loss(
     audio_embeds: torch.Tensor,
     text_embeds: torch.Tensor,
     logit_scale: torch.Tensor,
     text_group: torch.Tensor | None = None,
     audio_group: torch.Tensor | None = None,
+    negatives: TextNegatives | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE over the global batch. `text_group` / `audio_group` (int ids per local pair, e.g. from
     `text_ids` and `string_id(recording_id)`) mark duplicates: a pair's duplicates are left out of its softmax
-    denominator, so identical texts or recordings are not pushed apart. Without groups: the paper's plain loss."""
+    denominator, so identical texts or recordings are not pushed apart. `negatives` adds texts to every clip's
+    denominator (the clip → text direction). Without groups and negatives: the paper's plain loss."""
     audio_all, text_all, positives = _global_batch(audio_embeds, text_embeds, text_group, audio_group)
     logits = logit_scale.exp() * text_all @ audio_all.t()  # (texts, clips)
     size = logits.shape[0]
@@ -86,7 +113,11 @@ def contrastive_loss(
     duplicates = positives & ~torch.eye(size, dtype=torch.bool, device=logits.device)
     logits = logits.masked_fill(duplicates, float("-inf"))
     targets = torch.arange(size, device=logits.device)
-    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+    per_clip = logits.t()
+    if negatives is not None:
+        extra, keep = _negative_logits(audio_all, positives, logit_scale, negatives)
+        per_clip = torch.cat([per_clip, extra.masked_fill(~keep, float("-inf"))], dim=1)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(per_clip, targets)) / 2
 
 
 def sigmoid_loss(
@@ -96,10 +127,15 @@ def sigmoid_loss(
     logit_bias: torch.Tensor,
     text_group: torch.Tensor | None = None,
     audio_group: torch.Tensor | None = None,
+    negatives: TextNegatives | None = None,
 ) -> torch.Tensor:
     """SigLIP's pairwise sigmoid loss over the global batch: every (text, clip) pair is a binary decision, positives
-    being the matching pairs and their duplicates."""
+    being the matching pairs and their duplicates; `negatives` adds (clip, negative text) pairs labelled negative."""
     audio_all, text_all, positives = _global_batch(audio_embeds, text_embeds, text_group, audio_group)
     logits = logit_scale.exp() * text_all @ audio_all.t() + logit_bias
     labels = positives.to(logits.dtype) * 2 - 1
-    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]
+    loss = -F.logsigmoid(labels * logits).sum()
+    if negatives is not None:
+        extra, keep = _negative_logits(audio_all, positives, logit_scale, negatives)
+        loss = loss - (F.logsigmoid(-(extra + logit_bias)) * keep).sum()
+    return loss / logits.shape[0]

@@ -17,10 +17,11 @@ from transformers.utils import logging
 
 from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
 from ..data.augment import AudioAugmentation
+from ..data.negatives import check_negative_kinds
 from ..data.streams import SKIP_REASONS, MuLanCollator, TextSource, build_training_stream, default_sources
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
-from .losses import contrastive_loss, sigmoid_loss, string_id, text_ids
+from .losses import TextNegatives, contrastive_loss, sigmoid_loss, string_id, text_ids
 from .schedules import step_decay_schedule
 
 logger = logging.get_logger(__name__)
@@ -55,6 +56,7 @@ class TrainingArguments:
     max_logit_scale: float = math.log(100.0)
     loss: str = "contrastive"  # or "sigmoid"
     mask_duplicates: bool = True
+    text_negatives: list[str] = field(default_factory=list)  # counterfactual caption twins: "mode", "tempo"
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     save_steps: int = 100
@@ -205,6 +207,7 @@ def resolve_arguments(given: dict) -> TrainingArguments:
     if isinstance(args.holdout_sample_set, str) and args.holdout_sample_set.lower() in ("", "none"):
         args.holdout_sample_set = None  # `--holdout_sample_set none` trains on every sample set
     AudioAugmentation.from_dict(args.augmentation)  # refuse unknown names or impossible ranges before any work
+    check_negative_kinds(args.text_negatives)
     if args.holdout_sample_set and args.holdout_sample_set not in args.sample_sets:
         raise ValueError(
             f"holdout_sample_set {args.holdout_sample_set!r} is not among the corpus's sample_sets {args.sample_sets}."
@@ -296,7 +299,7 @@ def train(args: TrainingArguments) -> dict:
     else:
         stream.set_epoch(state["epoch"])
 
-    collator = MuLanCollator(processor)
+    collator = MuLanCollator(processor, text_negatives=args.text_negatives)
     loader = torch.utils.data.DataLoader(
         stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers
     )
@@ -330,17 +333,30 @@ def train(args: TrainingArguments) -> dict:
             continue
         with accelerator.accumulate(model):
             inputs = {k: v.to(accelerator.device) for k, v in batch.items()}
+            negative_mask = inputs.pop("negative_mask", None)
             output = model(**inputs)
-            text_group = audio_group = None
-            if args.mask_duplicates:  # equal texts and windows of one recording are not negatives of each other
-                text_group = text_ids(inputs["input_ids"], inputs.get("attention_mask"))
+            pairs = len(sources)  # text rows past the pairs' own are counterfactual negatives
+            text_embeds = output.text_embeds[:pairs]
+            text_group = audio_group = negatives = None
+            if args.mask_duplicates or negative_mask is not None:
+                # Equal texts and windows of one recording are not negatives of each other.
+                all_text_ids = text_ids(inputs["input_ids"], inputs.get("attention_mask"))
+                text_group = all_text_ids[:pairs]
                 if recordings and all(recordings):
                     audio_group = torch.tensor([string_id(r) for r in recordings], device=accelerator.device)
+                if negative_mask is not None:
+                    negatives = TextNegatives(
+                        output.text_embeds[pairs:], negative_mask, all_text_ids[pairs:], all_text_ids[:pairs]
+                    )
+                if not args.mask_duplicates:
+                    text_group = audio_group = None
             scale = unwrapped.logit_scale
             if args.loss == "sigmoid":
-                loss = sigmoid_loss(output.audio_embeds, output.text_embeds, scale, logit_bias, text_group, audio_group)
+                loss = sigmoid_loss(
+                    output.audio_embeds, text_embeds, scale, logit_bias, text_group, audio_group, negatives
+                )
             else:
-                loss = contrastive_loss(output.audio_embeds, output.text_embeds, scale, text_group, audio_group)
+                loss = contrastive_loss(output.audio_embeds, text_embeds, scale, text_group, audio_group, negatives)
             if not torch.isfinite(loss):
                 state["bad_steps"] += 1
                 optimizer.zero_grad()
