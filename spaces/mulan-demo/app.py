@@ -221,7 +221,7 @@ def build_demo(service: MuLanService) -> gr.Blocks:
         gr.Markdown(
             "# MuLan: music ↔ text\n"
             "A joint embedding of music audio and natural language ([Huang et al., ISMIR 2022]"
-            "(https://arxiv.org/abs/2208.12208)), built with mulan-hf. "
+            "(https://arxiv.org/abs/2208.12415)), built with mulan-hf. "
             f"Model: `{service.model_id}`. Gallery: {len(service.gallery)} synthesised clips. "
             f"Uploads longer than {_clock(MAX_SECONDS)} are analysed up to that point."
         )

@@ -56,8 +56,8 @@ license: apache-2.0
 ---
 # MuLan ({settings.get("preset") or "custom"})
 
-A two-tower joint embedding of music audio and text (Huang et al., *MuLan*, ISMIR 2022), trained with
-[mulan-hf](https://github.com/) for {summary.get("steps", "?")} steps ({summary.get("examples", "?")} examples) on
+A two-tower joint embedding of music audio and text (Huang et al., [*MuLan*](https://arxiv.org/abs/2208.12415),
+ISMIR 2022), trained with `mulan-hf` for {summary.get("steps", "?")} steps ({summary.get("examples", "?")} examples) on
 `{settings.get("data", "?")}`, batch {settings.get("batch_size", "?")} per process, learning rate
 {settings.get("learning_rate", "?")}, loss `{settings.get("loss", "contrastive")}`{negatives}.
 {credits}
