@@ -145,6 +145,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             # ~256 ms frames (4096 points at 16 kHz: 3.9 Hz bins, finer than a semitone above 60 Hz), 75 % overlap.
             self._pcp_n_fft = 2 ** round(math.log2(0.256 * sampling_rate))
             self._pcp_filters = pitch_class_filters(self._pcp_n_fft, sampling_rate)
+            self._pcp_window = torch.hann_window(self._pcp_n_fft)
 
     @staticmethod
     def _banded_mel_blocks(
@@ -299,7 +300,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         if padded.shape[1] < int(starts.max()) + span:
             padded = torch.nn.functional.pad(padded, (0, int(starts.max()) + span - padded.shape[1]))
         filters = self._pcp_filters.to(padded.device)
-        window = torch.hann_window(n_fft, device=padded.device)
+        window = self._pcp_window.to(padded.device)
         profile = padded.new_zeros(batch_size * num_windows, 12)
         rows = window_mask.reshape(-1).bool().nonzero().flatten().tolist()
         first_samples = starts.reshape(-1).tolist()

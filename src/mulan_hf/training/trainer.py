@@ -339,17 +339,15 @@ def train(args: TrainingArguments) -> dict:
             text_embeds = output.text_embeds[:pairs]
             text_group = audio_group = negatives = None
             if args.mask_duplicates or negative_mask is not None:
-                # Equal texts and windows of one recording are not negatives of each other.
                 all_text_ids = text_ids(inputs["input_ids"], inputs.get("attention_mask"))
+            if args.mask_duplicates:  # equal texts and windows of one recording are not negatives of each other
                 text_group = all_text_ids[:pairs]
                 if recordings and all(recordings):
                     audio_group = torch.tensor([string_id(r) for r in recordings], device=accelerator.device)
-                if negative_mask is not None:
-                    negatives = TextNegatives(
-                        output.text_embeds[pairs:], negative_mask, all_text_ids[pairs:], all_text_ids[:pairs]
-                    )
-                if not args.mask_duplicates:
-                    text_group = audio_group = None
+            if negative_mask is not None:
+                negatives = TextNegatives(
+                    output.text_embeds[pairs:], negative_mask, all_text_ids[pairs:], all_text_ids[:pairs]
+                )
             scale = unwrapped.logit_scale
             if args.loss == "sigmoid":
                 loss = sigmoid_loss(
