@@ -142,9 +142,14 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         self.pitch_class_profile = bool(pitch_class_profile)
         if self.pitch_class_profile:
             self.model_input_names = [*type(self).model_input_names, "pitch_class_profile"]
-            # ~256 ms frames (4096 points at 16 kHz: 3.9 Hz bins, finer than a semitone above 60 Hz), 75 % overlap.
+            # ~256 ms frames (4096 points at 16 kHz: 3.9 Hz bins, finer than a semitone above 60 Hz), 50 % overlap
+            # (75 % gave the same key-finding accuracy at twice the cost).
             self._pcp_n_fft = 2 ** round(math.log2(0.256 * sampling_rate))
-            self._pcp_filters = pitch_class_filters(self._pcp_n_fft, sampling_rate)
+            filters = pitch_class_filters(self._pcp_n_fft, sampling_rate)
+            used = filters.sum(0).nonzero().flatten()
+            # Only the FFT bins inside the pitch-class range are squared and folded (about half of them).
+            self._pcp_bins = (int(used[0]), int(used[-1]) + 1)
+            self._pcp_filters = filters[:, self._pcp_bins[0] : self._pcp_bins[1]].contiguous()
             self._pcp_window = torch.hann_window(self._pcp_n_fft)
 
     @staticmethod
@@ -309,8 +314,10 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             segments = torch.stack(
                 [padded[r // num_windows, first_samples[r] : first_samples[r] + span] for r in chunk]
             )
-            spectrum = torch.stft(segments, n_fft, n_fft // 4, window=window, center=False, return_complex=True)
-            energy = torch.matmul(filters, spectrum.abs().square())  # (n, 12, frames)
+            spectrum = torch.stft(segments, n_fft, n_fft // 2, window=window, center=False, return_complex=True)
+            spectrum = spectrum[:, self._pcp_bins[0] : self._pcp_bins[1]]
+            power = spectrum.real.square() + spectrum.imag.square()  # |X|^2 without the complex abs's square root
+            energy = torch.matmul(filters, power)  # (n, 12, frames)
             profile[torch.tensor(chunk, device=profile.device)] = energy.mul_(100.0).log1p_().mean(dim=-1)
         return profile.view(batch_size, num_windows, 12)
 
