@@ -20,6 +20,7 @@ from mulan_hf.data.streams import (
     WindowSampler,
     build_training_stream,
     default_sources,
+    set_stream_epoch,
 )
 from mulan_hf.data.synthesis import write_wav
 from mulan_hf.data.text_filter import (
@@ -192,6 +193,33 @@ def test_set_epoch_reshuffles_and_nodes_get_disjoint_rows(corpus_dir):
     assert sorted(first) == sorted(second) and first != second
     rank0, rank1 = ids(rank=0, world_size=2), ids(rank=1, world_size=2)
     assert not set(rank0) & set(rank1) and sorted(rank0 + rank1) == sorted(first)
+
+
+def test_window_and_text_draws_depend_on_recording_and_epoch_not_on_workers(corpus_dir):
+    """Each row's window, text and augmentation come from a generator keyed by (seed, epoch, recording): the same
+    in one process and in two DataLoader workers (so a resumed or parallel stream draws what a plain one would),
+    new in the next epoch."""
+    from mulan_hf.data.augment import AudioAugmentation
+
+    stream = build_training_stream(
+        str(corpus_dir), [TextSource("short", ["short_form"])], window_seconds=1.0, augmentation=AudioAugmentation()
+    )
+
+    def draws(workers: int) -> dict[str, tuple[str, bytes]]:
+        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers)
+        return {e["recording"]: (e["text"], np.asarray(e["audio"])) for e in loader}
+
+    set_stream_epoch(stream, 0)
+    plain = draws(0)
+    parallel = draws(2)
+    assert parallel.keys() == plain.keys() and len(plain) >= 20
+    for recording, (text, audio) in plain.items():  # same draws (float rounding: 1 vs 2 torch threads)
+        assert parallel[recording][0] == text and np.allclose(parallel[recording][1], audio, atol=1e-5)
+    set_stream_epoch(stream, 1)
+    later = draws(0)
+    assert later.keys() == plain.keys()
+    changed = sum(not np.allclose(later[r][1], plain[r][1], atol=1e-3) for r in plain)
+    assert changed >= 0.9 * len(plain)  # new windows and augmentations
 
 
 def test_examples_carry_their_recording_id(corpus_dir):

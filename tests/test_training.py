@@ -239,23 +239,31 @@ def history(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "loss_history.jsonl").read_text().splitlines()]
 
 
-def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path, workers):
+    """Killed after step 9, resumed from the step-8 checkpoint: step 9 is trained again on the same windows and
+    texts with the same weights, so its loss repeats, also when DataLoader workers decode and augment (their
+    stream positions are in the checkpoint)."""
     import signal
     import time
 
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = train_command(tiny_run_setup, out, "--max_steps", "12", "--save_steps", "4")
+    command = train_command(
+        tiny_run_setup, out, "--max_steps", "12", "--save_steps", "4", "--num_workers", workers, "--seed", "3"
+    )
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 300
-    while not (out / "checkpoints" / "step-8" / "trainer_state.json").exists():
+    logged = out / "loss_history.jsonl"
+    while not (logged.exists() and any(r["step"] >= 9 for r in history(out))):
         assert first.poll() is None, "the run ended before it could be killed"
         assert time.time() < deadline
-        time.sleep(0.2)
+        time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed = history(out)
-    assert 8 <= killed[-1]["step"] < 12 and not (out / "model").exists()
+    assert 9 <= killed[-1]["step"] < 12 and not (out / "model").exists()
+    assert not (out / "checkpoints" / "step-12").exists()
 
     resumed = subprocess.run(
         [*command, "--resume_from_checkpoint", "latest"], capture_output=True, text=True, timeout=600, env=env
@@ -263,6 +271,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     records = history(out)[len(killed) :]
     assert [r["step"] for r in records] == [9, 10, 11, 12]  # continues after step 8: no restart, no repeat
+    first_run = {r["step"]: r["loss"] for r in killed}
+    again = [r for r in records if r["step"] in first_run]
+    assert again, "no step was trained by both runs"
+    for record in again:  # the same batch through the same weights
+        assert record["loss"] == pytest.approx(first_run[record["step"]], rel=1e-4), record
     assert all(np.isfinite(r["loss"]) for r in records)
     assert (out / "model" / "model.safetensors").is_file() and (out / "model" / "README.md").is_file()
     assert "pipeline_tag: zero-shot-audio-classification" in (out / "model" / "README.md").read_text()

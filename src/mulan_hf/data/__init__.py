@@ -12,6 +12,7 @@ from .streams import (
     load_audio_text_dataset,
     mix_sources,
     open_audio,
+    set_stream_epoch,
     source_stream,
 )
 from .synthesis import (
@@ -64,6 +65,7 @@ __all__ = [
     "open_audio",
     "render",
     "soundfont_path",
+    "set_stream_epoch",
     "source_stream",
     "train_music_text_classifier",
     "write_gallery",

@@ -18,7 +18,9 @@ batch and counts in `batch["skipped"]` for the training loop to log. So a batch 
 `batch_size` when bad records are present.
 """
 
+import collections
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +154,15 @@ class WindowSampler:
         self.short_clips = short_clips
         self.seed = seed
         self.augmentation = augmentation
+        self.epoch = 0  # set_stream_epoch (start_epoch) keeps it in step with the stream's shuffle
         self.rng: np.random.Generator | None = None
+        self._visits: collections.Counter = collections.Counter()  # recording -> its rows met in this epoch
+
+        self._process = os.getpid()
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._visits.clear()
 
     def _skip(self, out: dict[str, list], reason: str, where: str, detail: str = "") -> None:
         logger.warning(
@@ -211,10 +221,19 @@ class WindowSampler:
             raise ValueError("no samples decoded")
         return samples
 
+    def _row_rng(self, recording: str) -> np.random.Generator:
+        """The draws of one row (window start, text, augmentation) come from its own generator, keyed by the
+        seed, the epoch, the recording and how often this process met the recording before in this epoch (rows
+        sharing a file draw apart): a resumed stream, or one split over DataLoader workers, draws what an
+        uninterrupted single-process stream draws for that row (exactly when each recording has one row)."""
+        if os.getpid() != self._process:  # a DataLoader worker (forked or spawned) starts the epoch afresh
+            self._process = os.getpid()
+            self._visits.clear()
+        visit = self._visits[recording]
+        self._visits[recording] += 1
+        return np.random.default_rng([self.seed, self.epoch, zlib.crc32(recording.encode()), visit])
+
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        if self.rng is None:  # seeded per process: DataLoader workers each get their own stream of draws
-            worker = torch.utils.data.get_worker_info()
-            self.rng = np.random.default_rng([self.seed, worker.id if worker else 0])
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
         out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": []}
         out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
@@ -227,6 +246,7 @@ class WindowSampler:
             path = audio.get("path") if isinstance(audio, dict) else audio if isinstance(audio, str) else None
             recording = str(row.get("recording_id") or path or "")
             where = path or recording or "a row"
+            self.rng = self._row_rng(recording)
             texts = self._texts(row)
             if not texts:
                 self._skip(out, "no_text", where)
@@ -278,7 +298,7 @@ def undecoded(dataset, audio_column: str = "audio"):
 
 
 def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sampler_kwargs):
-    """One source's examples from an `IterableDataset` of rows."""
+    """One source's examples from an `IterableDataset` of rows (`set_stream_epoch` starts a new epoch)."""
     dataset = undecoded(dataset, audio_column)
     features = dataset.features
     missing = [c for c in [audio_column, *source.text_columns] if features is not None and c not in features]
@@ -288,7 +308,9 @@ def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sa
     columns = list(features) if features is not None else None
     # Declared output features keep the stream "typed": windows stay numpy arrays through interleave_datasets
     # (inferred features would re-encode each window as a Python list).
-    return dataset.map(sampler, batched=True, batch_size=8, remove_columns=columns, features=EXAMPLE_FEATURES)
+    stream = dataset.map(sampler, batched=True, batch_size=8, remove_columns=columns, features=EXAMPLE_FEATURES)
+    stream.window_samplers = [sampler]  # for set_stream_epoch
+    return stream
 
 
 def mix_sources(streams: dict[str, Any], proportions: dict[str, float], seed: int = 0):
@@ -329,7 +351,7 @@ def build_training_stream(
     """The whole training stream: load (or take) the dataset, drop the rows `exclude` names (column → values,
     e.g. `{"soundfont": ["opl3"]}` to hold a sample set out), shuffle rows in a buffer, split by node for
     multi-process training, draw a window and a text per row for each source, augment the window, and mix the
-    sources by weight. Call `.set_epoch(epoch)` on the result to reshuffle each epoch."""
+    sources by weight. Call `set_stream_epoch(stream, epoch)` to reshuffle each epoch and draw new windows."""
     from datasets.distributed import split_dataset_by_node
 
     sources = list(sources or default_sources())
@@ -360,7 +382,17 @@ def build_training_stream(
     }
     if len(streams) == 1:
         return next(iter(streams.values()))
-    return mix_sources(streams, {s.name: s.weight for s in sources}, seed=seed)
+    stream = mix_sources(streams, {s.name: s.weight for s in sources}, seed=seed)
+    stream.window_samplers = [sampler for part in streams.values() for sampler in part.window_samplers]
+    return stream
+
+
+def set_stream_epoch(stream, epoch: int) -> None:
+    """Start epoch `epoch` of a `build_training_stream` stream: a new row order (datasets' `set_epoch`) and new
+    windows, texts and augmentations for every row (its window samplers' draws are keyed by the epoch)."""
+    stream.set_epoch(epoch)
+    for sampler in getattr(stream, "window_samplers", []):
+        sampler.start_epoch(epoch)
 
 
 class MuLanCollator:

@@ -12,13 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import AutoTokenizer
 from transformers.utils import logging
 
 from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
 from ..data.augment import AudioAugmentation
 from ..data.negatives import check_negative_kinds
-from ..data.streams import SKIP_REASONS, MuLanCollator, TextSource, build_training_stream, default_sources
+from ..data.streams import (
+    SKIP_REASONS,
+    MuLanCollator,
+    TextSource,
+    build_training_stream,
+    default_sources,
+    set_stream_epoch,
+)
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
 from .losses import TextNegatives, contrastive_loss, sigmoid_loss, string_id, text_ids
@@ -289,20 +297,21 @@ def train(args: TrainingArguments) -> dict:
     )
     if args.resume_from_checkpoint and checkpoint is None:
         logger.warning(f"No checkpoint in {output_dir / 'checkpoints'}: starting from step 0.")
+    saved = json.loads((checkpoint / "trainer_state.json").read_text()) if checkpoint is not None else {}
+    state.update(saved.get("state", {}))
+    set_stream_epoch(stream, state["epoch"])
+    collator = MuLanCollator(processor, text_negatives=args.text_negatives)
+    # torchdata's StatefulDataLoader: its state covers the stream's position inside every worker process, so a
+    # resumed run continues with the next unseen window even when DataLoader workers decode and augment.
+    loader = StatefulDataLoader(stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers)
+    if "loader" in saved:
+        loader.load_state_dict(saved["loader"][accelerator.process_index])
+    elif "stream" in saved:  # a checkpoint from before the StatefulDataLoader: the stream's own state (no workers)
+        stream.load_state_dict(saved["stream"][accelerator.process_index])
+    batches = iter(loader)  # draws from torch's RNG (worker seeds): before the checkpoint's RNG states are restored
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
-        saved = json.loads((checkpoint / "trainer_state.json").read_text())
-        state.update(saved["state"])
-        stream.set_epoch(state["epoch"])
-        stream.load_state_dict(saved["stream"][accelerator.process_index])
         accelerator.print(f"Resumed from {checkpoint} at step {state['step']}.")
-    else:
-        stream.set_epoch(state["epoch"])
-
-    collator = MuLanCollator(processor, text_negatives=args.text_negatives)
-    loader = torch.utils.data.DataLoader(
-        stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers
-    )
     if accelerator.is_main_process and args.log_with:
         # TensorBoard's hparams take scalars only: lists and dicts (sources, augmentation) go in as JSON text.
         config = {
@@ -314,7 +323,6 @@ def train(args: TrainingArguments) -> dict:
     progress = tqdm(
         total=args.max_steps, initial=state["step"], desc="Training", disable=not accelerator.is_local_main_process
     )
-    batches = iter(loader)
     validation: dict[str, float] = {}
     train_mode(unwrapped, args)
     while state["step"] < args.max_steps:
@@ -322,7 +330,7 @@ def train(args: TrainingArguments) -> dict:
             batch = next(batches)
         except StopIteration:  # next epoch: reshuffle
             state["epoch"] += 1
-            stream.set_epoch(state["epoch"])
+            set_stream_epoch(stream, state["epoch"])
             batches = iter(loader)
             continue
         for reason, count in batch.pop("skipped").items():
@@ -400,7 +408,7 @@ def train(args: TrainingArguments) -> dict:
         if args.log_with:
             accelerator.log(record, step=state["step"])
         if args.save_steps and state["step"] % args.save_steps == 0:
-            save_checkpoint(accelerator, output_dir, state, stream, args.save_total_limit)
+            save_checkpoint(accelerator, output_dir, state, loader, args.save_total_limit)
     progress.close()
 
     accelerator.wait_for_everyone()
@@ -434,19 +442,19 @@ def train(args: TrainingArguments) -> dict:
     return summary
 
 
-def save_checkpoint(accelerator, output_dir: Path, state: dict, stream, keep: int | None = None) -> Path:
-    """accelerate's save_state (model, optimiser, schedule, RNG) plus the step counters and each process's stream
-    position; written to a temporary folder and renamed, so a kill mid-save never leaves a half checkpoint. Only
-    the newest `keep` complete checkpoints stay."""
+def save_checkpoint(accelerator, output_dir: Path, state: dict, loader, keep: int | None = None) -> Path:
+    """accelerate's save_state (model, optimiser, schedule, RNG) plus the step counters and each process's data
+    loader position (its stream's, in every worker); written to a temporary folder and renamed, so a kill mid-save
+    never leaves a half checkpoint. Only the newest `keep` complete checkpoints stay."""
     from accelerate.utils import gather_object
 
     folder = output_dir / "checkpoints" / f"step-{state['step']}"
     partial = folder.with_name(folder.name + ".partial")
-    stream_states = gather_object([stream.state_dict()])
+    loader_states = gather_object([loader.state_dict()])
     accelerator.save_state(str(partial))
     if accelerator.is_main_process:
         (partial / "trainer_state.json").write_text(
-            json.dumps({"state": state, "stream": stream_states}, default=_json_default)
+            json.dumps({"state": state, "loader": loader_states}, default=_json_default)
         )
         if folder.exists():
             shutil.rmtree(folder)
