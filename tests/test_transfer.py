@@ -113,6 +113,25 @@ def test_fluid_r3_is_refused_for_training_data():
 # ------------------------------------------------------------------------------------------------ augmentation
 
 
+@pytest.mark.parametrize("rate", [0.93, 1.05, 1.3])
+def test_phase_vocoder_matches_torchaudios_in_double_precision(rate):
+    """The time stretch's phasor phase vocoder gives torchaudio's `phase_vocoder` output (computed in float64),
+    silent bins included, with the same frame count."""
+    import torch
+    import torchaudio.functional as F
+
+    from mulan_hf.data.augment import phase_vocoder
+
+    audio = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32))
+    spectrum = torch.stft(audio, 512, 128, window=torch.hann_window(512), return_complex=True)
+    spectrum[:, 3:6] = 0  # silent bins: phase 0, as torchaudio's angle() gives
+    advance = torch.linspace(0, torch.pi * 128, spectrum.shape[-2], dtype=torch.float64)[..., None]
+    reference = F.phase_vocoder(spectrum.to(torch.complex128), rate, advance)
+    ours = phase_vocoder(spectrum, rate)
+    assert ours.shape == reference.shape and ours.dtype == torch.complex64
+    assert (ours.to(torch.complex128) - reference).abs().max() < 1e-4 * reference.abs().max()
+
+
 @pytest.mark.parametrize("effect", EFFECTS)
 def test_each_augmentation_changes_the_audio_and_keeps_shape_rate_and_finite_values(effect, window):
     only = AudioAugmentation(**{f"{name}_probability": float(name == effect) for name in EFFECTS})
