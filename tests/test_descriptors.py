@@ -10,7 +10,7 @@ from conftest import SAMPLING_RATE, TINY_MEL_BINS, TINY_WINDOW_FRAMES, make_tiny
 from transformers import pipeline
 
 from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel, MuLanProcessor
-from mulan_hf.modeling.modeling_mulan import MuLanAudioDescriptors
+from mulan_hf.modeling.modeling_mulan import KEY_PROFILE_STARTS, MuLanAudioDescriptors, _centred_unit
 
 MAJOR_TRIAD, MINOR_TRIAD = (0, 4, 7), (0, 3, 7)
 
@@ -100,7 +100,9 @@ def test_rhythm_descriptor_peaks_at_the_beat(bpm):
 def test_a_model_with_descriptors_trains_them_saves_them_and_needs_the_profile(tokenizer, pitch_extractor, tmp_path):
     model = make_tiny_model(tokenizer, audio_descriptors=["pitch_class", "rhythm"], num_key_profiles=4)
     assert model.audio_projection.in_features == 32 + 2 * 4 + 96
-    torch.testing.assert_close(model.audio_descriptors.key_profiles[0, :3], torch.tensor([6.35, 2.23, 3.48]))
+    starts = model.audio_descriptors.key_profiles  # Albrecht–Shanahan's and Temperley's major and minor first
+    torch.testing.assert_close(starts[:4], 4.0 * _centred_unit(torch.tensor(KEY_PROFILE_STARTS[:4])))
+    assert KEY_PROFILE_STARTS[0][:3] == (0.238, 0.006, 0.111) and KEY_PROFILE_STARTS[3][:4] == (5.0, 2.0, 3.5, 4.5)
     gain = model.audio_descriptors.norm.weight  # the key numbers start louder than the rhythm's
     assert gain[:8].tolist() == [10.0] * 8 and gain[8:].tolist() == [1.0] * 96
     processor = MuLanProcessor(pitch_extractor, tokenizer)

@@ -56,8 +56,8 @@ class MuLanConfig(PreTrainedConfig):
             onset strength at lags of 1 to `rhythm_max_lag` frames). Tower features pretrained for tagging hear
             timbre well but key and tempo poorly; these give the projection what it needs for them.
         num_key_profiles (`int`, *optional*, defaults to 8):
-            Learnt key profiles of the `"pitch_class"` descriptor; the first two start as Krumhansl–Kessler's major
-            and minor profiles.
+            Learnt key profiles of the `"pitch_class"` descriptor; the first six start as Albrecht–Shanahan's,
+            Temperley's and Krumhansl–Kessler's major and minor profiles (in that order), the rest at random.
         key_descriptor_gain (`float`, *optional*, defaults to 10.0):
             Initial gain of the batch-normalised `"pitch_class"` descriptors (the norm's learnt scale starts here, the
             tower's pooled state and the rhythm descriptor stay at 1): 16 key numbers beside 1,500 tower features
