@@ -348,3 +348,84 @@ def test_warm_start_folds_an_rgb_resnet_stem(tmp_path, minilm_path):
         assert model.get_audio_features(torch.randn(1, 1, 64, 32)).pooler_output.shape == (1, 128)
     model.save_pretrained(tmp_path / "mulan")
     assert MuLanModel.from_pretrained(tmp_path / "mulan").audio_model.embedder.embedder.convolution.stride == (1, 1)
+
+
+def test_a_sigmoid_model_holds_its_logit_bias_uses_it_and_saves_it(tokenizer, tmp_path):
+    """SigLIP's convention: the learnt bias is the model's (config.logit_bias_init_value), added to the logits; the
+    loss is the pairwise sigmoid one; save_pretrained / from_pretrained keep the learnt value."""
+    import torch.nn.functional as F
+
+    plain = make_tiny_model(tokenizer)
+    assert plain.config.logit_bias_init_value is None and not hasattr(plain, "logit_bias")
+    model = make_tiny_model(tokenizer, logit_bias_init_value=-10.0, apply_spec_augment=False)
+    assert model.logit_bias.item() == -10.0 and any(p is model.logit_bias for p in model.parameters())
+    with torch.no_grad():
+        model.logit_bias.fill_(-3.25)  # as if learnt
+    texts = tokenizer(["a calm piano", "fast drums", "a slow organ"], padding=True, return_tensors="pt")
+    features = torch.randn(3, 1, TINY_WINDOW_FRAMES, TINY_MEL_BINS)
+    out = model(input_features=features, **texts, return_loss=True)
+    scaled = out.text_embeds @ out.audio_embeds.t() * model.logit_scale.exp()
+    torch.testing.assert_close(out.logits_per_text, scaled - 3.25)
+    labels = 2 * torch.eye(3) - 1
+    torch.testing.assert_close(out.loss, -F.logsigmoid(labels * (scaled - 3.25)).sum() / 3)
+    model.save_pretrained(tmp_path / "sigmoid")
+    reloaded = MuLanModel.from_pretrained(tmp_path / "sigmoid")
+    assert reloaded.logit_bias.item() == -3.25
+    torch.testing.assert_close(reloaded(input_features=features, **texts).logits_per_text, out.logits_per_text)
+
+
+@pytest.mark.parametrize("tower", ["ast", "resnet", "musicnn"])
+def test_both_towers_return_hidden_states_and_the_ast_its_attentions(tokenizer, tower):
+    """transformers' convention (CLAP, CLIP): output_hidden_states / output_attentions reach both towers, through
+    get_audio_features, get_text_features and forward; audio states come per window, zeros for padding windows."""
+    from mulan_hf.modeling.configuration_musicnn import MusicnnConfig
+
+    audio_config = {
+        "ast": tiny_ast_config(),
+        "resnet": ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_channels=1),
+        "musicnn": MusicnnConfig(num_mel_bins=TINY_MEL_BINS),
+    }[tower]
+    config = MuLanConfig(audio_config=audio_config, text_config=tiny_bert_config(tokenizer.vocab_size))
+    model = MuLanModel(config).eval()
+    model.set_attn_implementation("eager")  # SDPA kernels do not return attention weights
+    features = torch.randn(2, 3, TINY_WINDOW_FRAMES, TINY_MEL_BINS)
+    window_mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
+    audio = model.get_audio_features(
+        input_features=features, window_mask=window_mask, output_hidden_states=True, output_attentions=True
+    )
+    layers = {"ast": 1 + tiny_ast_config().num_hidden_layers, "resnet": 3, "musicnn": None}[tower]
+    assert audio.hidden_states is not None and (layers is None or len(audio.hidden_states) == layers)
+    for state in audio.hidden_states:
+        assert state.shape[:2] == (2, 3) and torch.isfinite(state).all()
+        assert bool((state[1, 1:] == 0).all()) and bool(state[1, 0].abs().sum() > 0)
+    if tower == "ast":
+        assert len(audio.attentions) == tiny_ast_config().num_hidden_layers
+        assert audio.attentions[0].shape[:3] == (2, 3, tiny_ast_config().num_attention_heads)
+        torch.testing.assert_close(
+            audio.attentions[0][0, 0].sum(-1), torch.ones_like(audio.attentions[0][0, 0, :, :, 0])
+        )
+    else:
+        assert audio.attentions is None  # a CNN has none
+    plain = model.get_audio_features(input_features=features, window_mask=window_mask)
+    assert plain.hidden_states is None and plain.attentions is None
+    torch.testing.assert_close(plain.pooler_output, audio.pooler_output)
+
+    texts = tokenizer(["a calm piano", "fast drums"], padding=True, return_tensors="pt")
+    text = model.get_text_features(**texts, output_hidden_states=True, output_attentions=True)
+    assert len(text.hidden_states) == model.config.text_config.num_hidden_layers + 1
+    assert len(text.attentions) == model.config.text_config.num_hidden_layers
+    both = model(input_features=features, window_mask=window_mask, **texts, output_hidden_states=True)
+    assert len(both.audio_model_output.hidden_states) == len(audio.hidden_states)
+    assert len(both.text_model_output.hidden_states) == len(text.hidden_states)
+
+
+def test_input_embeddings_are_the_text_towers_and_can_be_replaced(tokenizer):
+    model = make_tiny_model(tokenizer)
+    embeddings = model.get_input_embeddings()
+    assert embeddings is model.text_model.embeddings.word_embeddings
+    texts = tokenizer(["a calm piano"], return_tensors="pt")
+    before = model.get_text_features(**texts).pooler_output
+    replacement = torch.nn.Embedding(embeddings.num_embeddings, embeddings.embedding_dim)
+    model.set_input_embeddings(replacement)
+    assert model.get_input_embeddings() is replacement and model.text_model.get_input_embeddings() is replacement
+    assert not torch.allclose(model.get_text_features(**texts).pooler_output, before)

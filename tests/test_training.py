@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from hub_stand_in import HubStandIn  # tests/hub_stand_in.py
 
+from mulan_hf import MuLanModel
 from mulan_hf.training import (
     TextNegatives,
     contrastive_loss,
@@ -239,19 +240,20 @@ def history(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "loss_history.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path, workers):
+@pytest.mark.parametrize(("workers", "loss"), [("0", "contrastive"), ("2", "contrastive"), ("0", "sigmoid")])
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path, workers, loss):
     """Killed after step 9, resumed from the step-8 checkpoint: step 9 is trained again on the same windows and
     texts with the same weights, so its loss repeats, also when DataLoader workers decode and augment (their
-    stream positions are in the checkpoint)."""
+    stream positions are in the checkpoint) and with the sigmoid loss (its learnt bias is in the checkpoint)."""
     import signal
     import time
 
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = train_command(
-        tiny_run_setup, out, "--max_steps", "12", "--save_steps", "4", "--num_workers", workers, "--seed", "3"
-    )
+        tiny_run_setup, out, "--max_steps", "12", "--save_steps", "4", "--num_workers", workers, "--seed", "3",
+        "--loss", loss,
+    )  # fmt: skip
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 300
     logged = out / "loss_history.jsonl"
@@ -279,6 +281,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_run_setup, tmp_path,
     assert all(np.isfinite(r["loss"]) for r in records)
     assert (out / "model" / "model.safetensors").is_file() and (out / "model" / "README.md").is_file()
     assert "pipeline_tag: zero-shot-audio-classification" in (out / "model" / "README.md").read_text()
+    model = MuLanModel.from_pretrained(out / "model")
+    if loss == "sigmoid":  # the bias learnt and came back with the model
+        assert model.config.logit_bias_init_value == -10.0 and abs(model.logit_bias.item() + 10.0) > 1e-4
+    else:
+        assert not hasattr(model, "logit_bias")
 
 
 def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_split(tiny_run_setup, tmp_path):

@@ -33,6 +33,11 @@ class MuLanConfig(PreTrainedConfig):
             Dimension of the shared embedding space.
         logit_scale_init_value (`float`, *optional*, defaults to `log(1 / 0.1)`):
             Initial value of the trainable log inverse temperature (the paper's temperature 0.1).
+        logit_bias_init_value (`float`, *optional*):
+            `None` (default): no logit bias, the paper's softmax (InfoNCE) loss. A number: the model holds a
+            trainable `logit_bias` starting there, added to the logits, and `forward(return_loss=True)` uses
+            SigLIP's pairwise sigmoid loss (`--loss sigmoid` sets -10, SigLIP's start). Saved and loaded with the
+            model, like the temperature.
         apply_spec_augment (`bool`, *optional*, defaults to `True`):
             Mask time and mel bands of the log-mel input while training (never in eval mode).
         mask_time_prob / mask_time_length / mask_time_min_masks:
@@ -77,6 +82,7 @@ class MuLanConfig(PreTrainedConfig):
     text_config: PreTrainedConfig | dict | None = None
     projection_dim: int = 128
     logit_scale_init_value: float = math.log(1 / 0.1)
+    logit_bias_init_value: float | None = None
     apply_spec_augment: bool = True
     mask_time_prob: float = 0.1875
     mask_time_length: int = 192

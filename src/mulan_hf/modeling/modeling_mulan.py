@@ -35,6 +35,12 @@ def mulan_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
     return (contrastive_loss(logits_per_text) + contrastive_loss(logits_per_text.t())) / 2.0
 
 
+def pairwise_sigmoid_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
+    """SigLIP's loss over a batch of pairs: each (text, clip) logit is a binary decision, true on the diagonal."""
+    labels = 2 * torch.eye(logits_per_text.shape[0], device=logits_per_text.device, dtype=logits_per_text.dtype) - 1
+    return -F.logsigmoid(labels * logits_per_text).sum() / logits_per_text.shape[0]
+
+
 def spec_augment_mask(
     shape: tuple[int, int],
     mask_prob: float,
@@ -229,6 +235,8 @@ class MuLanPreTrainedModel(PreTrainedModel):
         # Only MuLan's own parameters: the towers are PreTrainedModels and initialise themselves.
         if isinstance(module, MuLanModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+            if getattr(module, "logit_bias", None) is not None:
+                init.constant_(module.logit_bias, self.config.logit_bias_init_value)
         elif isinstance(module, MuLanAudioDescriptors) and hasattr(module, "key_profiles"):
             profiles = torch.randn(module.key_profiles.shape, generator=torch.Generator().manual_seed(0))
             starts = min(len(profiles), len(KEY_PROFILE_STARTS))
@@ -293,6 +301,8 @@ class MuLanModel(MuLanPreTrainedModel):
         self.audio_projection = nn.Linear(audio_hidden_size, config.projection_dim)
         self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
+        if config.logit_bias_init_value is not None:  # SigLIP's sigmoid loss
+            self.logit_bias = nn.Parameter(torch.tensor(float(config.logit_bias_init_value)))
 
         self.post_init()
 
@@ -366,21 +376,33 @@ class MuLanModel(MuLanPreTrainedModel):
         keep = ~(time_mask.unsqueeze(-1) | mel_mask.unsqueeze(1))
         return windows * keep.to(windows.dtype)
 
-    def _run_audio_tower(self, windows: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
-        """(windows, frames, mel) → (pooled state per window, token states per window)."""
+    def _run_audio_tower(self, windows: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor, ModelOutput]:
+        """(windows, frames, mel) → (pooled state per window, token states per window, the tower's output).
+        `output_hidden_states` reaches every tower; `output_attentions` and other kwargs only the AST (the CNNs have
+        no attention)."""
+        hidden = {"output_hidden_states": kwargs.pop("output_hidden_states", None)}
         if self.is_resnet:
-            output = self.audio_model(pixel_values=windows.unsqueeze(1))
+            output = self.audio_model(pixel_values=windows.unsqueeze(1), **hidden)
             pooled = output.pooler_output.flatten(1)  # mean over time and mel
             tokens = output.last_hidden_state.flatten(2).transpose(1, 2)
         elif self.config.audio_tower_type == "musicnn":
-            output = self.audio_model(input_features=windows)
+            output = self.audio_model(input_features=windows, **hidden)
             pooled, tokens = output.pooler_output, output.last_hidden_state  # pooled: temporal max and mean
         else:
-            output = self.audio_model(input_values=windows, **kwargs)
+            output = self.audio_model(input_values=windows, **hidden, **kwargs)
             tokens = output.last_hidden_state
             # The [CLS] position, as in the paper, or the mean of the patch states (after the 2 special tokens).
             pooled = tokens[:, 0] if self.config.audio_pooling == "cls" else tokens[:, 2:].mean(dim=1)
-        return pooled, tokens
+        return pooled, tokens, output
+
+    @staticmethod
+    def _per_clip(states: torch.Tensor, valid: torch.Tensor, batch_size: int, num_windows: int) -> torch.Tensor:
+        """(valid windows, ...) → (batch, windows, ...), zeros for padding windows."""
+        if not bool(valid.all()):
+            padded = states.new_zeros(batch_size * num_windows, *states.shape[1:])
+            padded[valid] = states
+            states = padded
+        return states.view(batch_size, num_windows, *states.shape[1:])
 
     @can_return_tuple
     @auto_docstring
@@ -404,7 +426,9 @@ class MuLanModel(MuLanPreTrainedModel):
         Returns:
             `BaseModelOutputWithPooling` whose `pooler_output` is the L2-normalised `(batch_size, projection_dim)`
             clip embedding (mean of the valid windows' embeddings, normalised again) and whose `last_hidden_state` is
-            `(batch_size, windows, tokens, hidden)` with zeros for padding windows.
+            `(batch_size, windows, tokens, hidden)` with zeros for padding windows. With `output_hidden_states=True`
+            its `hidden_states` are the audio tower's, one `(batch_size, windows, ...)` tensor per layer (zeros for
+            padding windows); with `output_attentions=True` (AST tower) its `attentions` likewise.
         """
         input_features, window_mask = self._check_audio_inputs(input_features, window_mask)
         self._check_pitch_class_profile(pitch_class_profile, window_mask)
@@ -420,27 +444,39 @@ class MuLanModel(MuLanPreTrainedModel):
 
         # Without gradients, run long clips through the tower a chunk of windows at a time to bound memory.
         chunk = windows.shape[0] if torch.is_grad_enabled() else self.config.window_chunk_size
-        pooled_chunks, token_chunks = zip(*(self._run_audio_tower(part, **kwargs) for part in windows.split(chunk)))
+        pooled_chunks, token_chunks, outputs = zip(
+            *(self._run_audio_tower(part, **kwargs) for part in windows.split(chunk))
+        )
         pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
         if descriptors is not None:
             pooled = torch.cat([pooled, descriptors.to(pooled.dtype)], dim=-1)
-
         window_embeds = F.normalize(self.audio_projection(pooled), dim=-1)
-        if bool(valid.all()):
-            all_window_embeds, all_tokens = window_embeds, tokens
-        else:  # padding windows get zero embeddings (excluded from the mean) and zero states
-            all_window_embeds = window_embeds.new_zeros(batch_size * num_windows, window_embeds.shape[-1])
-            all_window_embeds[valid] = window_embeds
-            all_tokens = tokens.new_zeros(batch_size * num_windows, *tokens.shape[1:])
-            all_tokens[valid] = tokens
 
-        clip_embeds = average_window_embeddings(all_window_embeds.view(batch_size, num_windows, -1), window_mask)
+        def per_clip(name: str) -> tuple[torch.Tensor, ...] | None:
+            layers = getattr(outputs[0], name, None)
+            if layers is None:
+                return None
+            return tuple(
+                self._per_clip(torch.cat([getattr(o, name)[i] for o in outputs]), valid, batch_size, num_windows)
+                for i in range(len(layers))
+            )
+
+        all_window_embeds = self._per_clip(window_embeds, valid, batch_size, num_windows)
         return BaseModelOutputWithPooling(
-            last_hidden_state=all_tokens.view(batch_size, num_windows, *tokens.shape[1:]),
-            pooler_output=clip_embeds,
+            last_hidden_state=self._per_clip(tokens, valid, batch_size, num_windows),
+            pooler_output=average_window_embeddings(all_window_embeds, window_mask),
+            hidden_states=per_clip("hidden_states"),
+            attentions=per_clip("attentions"),
         )
 
     # ------------------------------------------------------------------------------------------------ text tower
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The text tower's token embeddings (as CLIP and CLAP: the only input embeddings a MuLan model has)."""
+        return self.text_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.text_model.set_input_embeddings(value)
 
     @can_return_tuple
     @auto_docstring
@@ -513,8 +549,9 @@ class MuLanModel(MuLanPreTrainedModel):
         """
         if input_ids is None or input_features is None:
             raise ValueError("MuLanModel.forward needs both input_ids (text) and input_features (audio).")
+        flags = {k: kwargs[k] for k in ("output_hidden_states", "output_attentions") if k in kwargs}
         audio_outputs = self.get_audio_features(
-            input_features=input_features, window_mask=window_mask, pitch_class_profile=pitch_class_profile
+            input_features=input_features, window_mask=window_mask, pitch_class_profile=pitch_class_profile, **flags
         )
         text_outputs = self.get_text_features(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs
@@ -523,6 +560,9 @@ class MuLanModel(MuLanPreTrainedModel):
         text_embeds = text_outputs.pooler_output
 
         logits_per_text = torch.matmul(text_embeds, audio_embeds.t()) * self.logit_scale.exp()
+        bias = getattr(self, "logit_bias", None)
+        if bias is not None:
+            logits_per_text = logits_per_text + bias
         logits_per_audio = logits_per_text.t()
 
         loss = None
@@ -532,7 +572,7 @@ class MuLanModel(MuLanPreTrainedModel):
                     f"The contrastive loss pairs clip i with text i, but the batch has {audio_embeds.shape[0]} clips "
                     f"and {text_embeds.shape[0]} texts."
                 )
-            loss = mulan_loss(logits_per_text)
+            loss = mulan_loss(logits_per_text) if bias is None else pairwise_sigmoid_loss(logits_per_text)
 
         return MuLanOutput(
             loss=loss,

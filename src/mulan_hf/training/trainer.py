@@ -108,7 +108,9 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
     if text_model == "packaged-minilm":
         text_model = packaged_text_model_path()
     audio_model = args.audio_model or preset.get("audio_model")
-    config_overrides = preset.get("mulan", {})
+    config_overrides = dict(preset.get("mulan", {}))
+    if args.loss == "sigmoid":  # the bias is the model's: saved with it and in every checkpoint
+        config_overrides.setdefault("logit_bias_init_value", -10.0)
     if audio_model == "packaged-musicnn":
         from ..presets import packaged_audio_model_path
 
@@ -263,10 +265,6 @@ def train(args: TrainingArguments) -> dict:
     lock_towers(model, args)
     text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
     other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.") and p.requires_grad]
-    logit_bias = None
-    if args.loss == "sigmoid":
-        logit_bias = torch.nn.Parameter(torch.tensor(-10.0))
-        other_parameters.append(logit_bias)
     # The audio tower (from scratch in the tiny preset), projections and temperature learn fast; the pretrained
     # text tower slowly.
     groups = [{"params": other_parameters, "lr": args.learning_rate}]
@@ -359,7 +357,7 @@ def train(args: TrainingArguments) -> dict:
             scale = unwrapped.logit_scale
             if args.loss == "sigmoid":
                 loss = sigmoid_loss(
-                    output.audio_embeds, text_embeds, scale, logit_bias, text_group, audio_group, negatives
+                    output.audio_embeds, text_embeds, scale, unwrapped.logit_bias, text_group, audio_group, negatives
                 )
             else:
                 loss = contrastive_loss(output.audio_embeds, text_embeds, scale, text_group, audio_group, negatives)
