@@ -74,3 +74,27 @@ def test_hear_bad_input_is_refused_clearly(saved_model_dir, call, message):
     model = hear.load_model(saved_model_dir)
     with pytest.raises(ValueError, match=message):
         call(model)
+
+
+def test_a_clips_embedding_is_the_same_alone_in_a_mixed_batch_and_after_a_reload(saved_model_dir, tmp_path):
+    """Peers' users ask for this (LAION-CLAP, msclap issues): batch-mates of other lengths (padding windows) and a
+    save / reload do not move a clip's embedding beyond float rounding."""
+    model = MuLanModel.from_pretrained(saved_model_dir).eval()
+    processor = MuLanProcessor.from_pretrained(saved_model_dir)
+    rng = np.random.default_rng(3)
+    clip = rng.uniform(-0.5, 0.5, int(3.3 * TINY_WINDOW_FRAMES * 160)).astype(np.float32)  # 4 windows
+    others = [rng.uniform(-0.5, 0.5, int(n * 1000)).astype(np.float32) for n in (0.3, 1.0, 2.0, 4.0, 7.5, 9.0, 12.0)]
+
+    def embed(model, clips) -> torch.Tensor:
+        inputs = processor(audio=clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+        with torch.no_grad():
+            return model.get_audio_features(**inputs).pooler_output
+
+    alone = embed(model, [clip])[0]
+    batch = embed(model, [*others[:3], clip, *others[3:]])
+    assert batch.shape == (8, 128)
+    torch.testing.assert_close(batch[3], alone, atol=1e-6, rtol=1e-5)
+    short = embed(model, [others[0]])[0]  # one window alone; eight padding windows in the batch
+    torch.testing.assert_close(batch[0], short, atol=1e-6, rtol=1e-5)
+    model.save_pretrained(tmp_path / "again")
+    torch.testing.assert_close(embed(MuLanModel.from_pretrained(tmp_path / "again"), [clip])[0], alone, atol=0, rtol=0)
