@@ -98,3 +98,72 @@ def test_a_clips_embedding_is_the_same_alone_in_a_mixed_batch_and_after_a_reload
     torch.testing.assert_close(batch[0], short, atol=1e-6, rtol=1e-5)
     model.save_pretrained(tmp_path / "again")
     torch.testing.assert_close(embed(MuLanModel.from_pretrained(tmp_path / "again"), [clip])[0], alone, atol=0, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------------------ export
+
+
+def onnx_parity(folder, out, clip_seconds: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines between onnxruntime's and torch's embeddings of clips of `clip_seconds` (other counts of clips and
+    windows than the export's example) and of three texts of other lengths."""
+    import onnxruntime
+
+    from mulan_hf.cli import main
+
+    assert main(["export", "--model-dir", str(folder), "--out", str(out)]) == 0
+    model, processor = MuLanModel.from_pretrained(folder).eval(), MuLanProcessor.from_pretrained(out)
+    rng = np.random.default_rng(0)
+    clips = [rng.uniform(-0.5, 0.5, int(s * SAMPLING_RATE)).astype(np.float32) for s in clip_seconds]
+    texts = ["calm piano", "a fast rock song with distorted electric guitars, bass and drums", "jazz"]
+    inputs = processor(text=texts, audio=clips, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    cosines = []
+    for name, output in (("audio_encoder", "audio_embeds"), ("text_encoder", "text_embeds")):
+        session = onnxruntime.InferenceSession(str(out / f"{name}.onnx"))
+        feed = {i.name: inputs[i.name].numpy() for i in session.get_inputs()}
+        with torch.no_grad():
+            reference = getattr(model(**inputs), output).numpy()
+        cosines.append((session.run(None, feed)[0] * reference).sum(-1))
+    return cosines[0], cosines[1]
+
+
+def test_onnx_export_matches_torch_for_any_clip_window_and_text_count(saved_model_dir, tmp_path):
+    audio, text = onnx_parity(saved_model_dir, tmp_path / "onnx", [0.4, 4.0, 2.2, 7.0])
+    assert audio.shape == (4,) and text.shape == (3,)
+    assert audio.min() >= 0.999 and text.min() >= 0.999, (audio, text)
+
+
+def test_onnx_export_of_a_musicnn_model_with_descriptors(tokenizer, tmp_path):
+    """The default preset's shape: musicnn tower (front-end chunking off in the graph), key and rhythm descriptors
+    reading pitch_class_profile."""
+    from conftest import tiny_bert_config
+
+    from mulan_hf import MuLanConfig, MuLanFeatureExtractor
+    from mulan_hf.modeling.configuration_musicnn import MusicnnConfig
+
+    config = MuLanConfig(
+        audio_config=MusicnnConfig(num_mel_bins=32),
+        text_config=tiny_bert_config(tokenizer.vocab_size),
+        audio_descriptors=["pitch_class", "rhythm"],
+    )
+    MuLanModel(config).eval().save_pretrained(tmp_path / "model")
+    extractor = MuLanFeatureExtractor(num_mel_bins=32, window_frames=96, pitch_class_profile=True)
+    MuLanProcessor(extractor, tokenizer).save_pretrained(tmp_path / "model")
+    audio, text = onnx_parity(tmp_path / "model", tmp_path / "onnx", [0.5, 3.0, 1.0])
+    assert audio.min() >= 0.999 and text.min() >= 0.999, (audio, text)
+    assert MuLanModel.from_pretrained(tmp_path / "model").audio_model.config.frontend_chunk_size == 4  # restored
+
+
+def test_export_refuses_a_model_without_processor_and_unknown_formats(tokenizer, tmp_path, capsys):
+    from conftest import make_tiny_model
+
+    from mulan_hf.cli import main
+    from mulan_hf.export import export
+
+    make_tiny_model(tokenizer).save_pretrained(tmp_path / "bare")
+    with pytest.raises(ValueError, match=r"No MuLan processor in .*processor.save_pretrained"):
+        export(tmp_path / "bare", tmp_path / "out")
+    assert (
+        main(["export", "--model-dir", str(tmp_path / "bare"), "--out", str(tmp_path / "out"), "--format", "tflite"])
+        == 2
+    )
+    assert "Unknown export format 'tflite'; known: ['onnx']" in capsys.readouterr().err

@@ -306,6 +306,19 @@ def run_deploy_space(args: argparse.Namespace) -> int:
     )
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from mulan_hf.export import export
+
+    try:
+        paths = export(args.model_dir, args.out, args.format)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, path in paths.items():
+        print(f"{name} encoder: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
@@ -453,6 +466,21 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--gallery-size", type=int, default=24, help="gallery clips to render (default 24)")
     _add_publish_options(deploy, "outputs/hub/USER--SPACE")
     deploy.set_defaults(func=run_deploy_space)
+
+    export_job = jobs.add_parser(
+        "export",
+        help="export the audio and text towers for serving without PyTorch (ONNX, for onnxruntime)",
+        description="Writes audio_encoder.onnx (input_features, window_mask[, pitch_class_profile] -> audio_embeds) "
+        "and text_encoder.onnx (input_ids, attention_mask[, token_type_ids] -> text_embeds) with dynamic clip, "
+        "window, text and token axes, plus the processor that makes their inputs. Needs the model's processor "
+        "in --model-dir and the `export` extra (onnx, onnxscript, onnxruntime).",
+    )
+    export_job.add_argument(
+        "--model-dir", required=True, help="a folder written by save_pretrained (model + processor)"
+    )
+    export_job.add_argument("--out", required=True, help="the folder to write the graphs and processor into")
+    export_job.add_argument("--format", default="onnx", help="export format (default onnx; the only one so far)")
+    export_job.set_defaults(func=run_export)
     return parser
 
 

@@ -63,3 +63,8 @@ if accelerator.is_main_process:
 # exit sometimes aborted rank 1 ("terminate called without an active exception"), failing the test at random.
 accelerator.wait_for_everyone()
 accelerator.end_training()
+# Even so, about one run in six still aborted in gloo's C++ destructors during interpreter teardown, after all work
+# was done and saved; leave without running them (the results are on disk, every rank has synchronised).
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)

@@ -404,6 +404,24 @@ class MuLanModel(MuLanPreTrainedModel):
             states = padded
         return states.view(batch_size, num_windows, *states.shape[1:])
 
+    def window_embeddings(
+        self, windows: torch.Tensor, pitch_class_profile: torch.Tensor | None = None, chunk: int | None = None, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[ModelOutput, ...]]:
+        """(windows, frames, mel) log-mels (and their (windows, 12) profiles) → (L2-normalised (windows, dim)
+        embeddings, token states, the tower's outputs per chunk of `chunk` windows). No checks and no masking:
+        `get_audio_features` feeds it the valid windows; the ONNX export feeds it every window and masks after."""
+        windows = windows.to(self.audio_projection.weight.dtype)
+        descriptors = None
+        if self.audio_descriptors is not None:  # from the unmasked windows: SpecAugment's masks are not onsets
+            descriptors = self.audio_descriptors(windows, pitch_class_profile)
+        windows = self._spec_augment(windows)
+        parts = windows.split(chunk) if chunk else (windows,)
+        pooled_chunks, token_chunks, outputs = zip(*(self._run_audio_tower(part, **kwargs) for part in parts))
+        pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
+        if descriptors is not None:
+            pooled = torch.cat([pooled, descriptors.to(pooled.dtype)], dim=-1)
+        return F.normalize(self.audio_projection(pooled), dim=-1), tokens, outputs
+
     @can_return_tuple
     @auto_docstring
     def get_audio_features(
@@ -435,22 +453,10 @@ class MuLanModel(MuLanPreTrainedModel):
         batch_size, num_windows = window_mask.shape
         valid = window_mask.reshape(-1).bool()
         windows = input_features.reshape(batch_size * num_windows, *input_features.shape[2:])[valid]
-        windows = windows.to(self.audio_projection.weight.dtype)
-        descriptors = None
-        if self.audio_descriptors is not None:  # from the unmasked windows: SpecAugment's masks are not onsets
-            profile = None if pitch_class_profile is None else pitch_class_profile.reshape(-1, 12)[valid]
-            descriptors = self.audio_descriptors(windows, profile)
-        windows = self._spec_augment(windows)
-
+        profile = None if pitch_class_profile is None else pitch_class_profile.reshape(-1, 12)[valid]
         # Without gradients, run long clips through the tower a chunk of windows at a time to bound memory.
         chunk = windows.shape[0] if torch.is_grad_enabled() else self.config.window_chunk_size
-        pooled_chunks, token_chunks, outputs = zip(
-            *(self._run_audio_tower(part, **kwargs) for part in windows.split(chunk))
-        )
-        pooled, tokens = torch.cat(pooled_chunks), torch.cat(token_chunks)
-        if descriptors is not None:
-            pooled = torch.cat([pooled, descriptors.to(pooled.dtype)], dim=-1)
-        window_embeds = F.normalize(self.audio_projection(pooled), dim=-1)
+        window_embeds, tokens, outputs = self.window_embeddings(windows, profile, chunk, **kwargs)
 
         def per_clip(name: str) -> tuple[torch.Tensor, ...] | None:
             layers = getattr(outputs[0], name, None)

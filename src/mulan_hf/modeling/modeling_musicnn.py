@@ -119,7 +119,9 @@ class MusicnnModel(MusicnnPreTrainedModel):
                 f"input_features must be a non-empty (batch, frames, {self.config.num_mel_bins} mel bins) tensor; got "
                 f"{tuple(input_features.shape)}. Use the MuLanFeatureExtractor saved with the model."
             )
-        frontend = torch.cat([self.frontend(part) for part in input_features.split(self.config.frontend_chunk_size)])
+        chunk = self.config.frontend_chunk_size
+        parts = input_features.split(chunk) if chunk else (input_features,)  # None: one pass (graph export)
+        frontend = torch.cat([self.frontend(part) for part in parts])
         layers = [frontend, *self.midend(frontend)]
         frames = torch.cat(layers, dim=1)  # (batch, hidden, frames)
         pooled = torch.stack([frames.amax(dim=2), frames.mean(dim=2)], dim=2).flatten(1)

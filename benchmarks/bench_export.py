@@ -1,0 +1,112 @@
+"""Serving a trained MuLan on CPU: the ONNX export (onnxruntime) and bf16 autocast against float32 PyTorch, on the
+corpus's test clips, side by side in one run.
+
+    python benchmarks/bench_export.py --model-dir outputs/mulan-tiny/model --corpus outputs/mulan-tiny/corpus
+
+Prints clips/s of each (whole clips: feature extraction done once beforehand, the same windows for all), the
+cosine of their embeddings to float32 PyTorch's, and for bf16 the agreement of zero-shot tag rankings with float32
+(the fraction of clips whose ranking of the corpus's instrument, style, tempo and mode names is identical, and the
+mean Spearman correlation). Targets: ONNX cosine >= 0.999, bf16 ranking agreement >= 0.99.
+"""
+
+import argparse
+import glob
+import os
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from mulan_hf import MuLanModel, MuLanProcessor
+from mulan_hf.data.music import INSTRUMENTS, STYLES
+from mulan_hf.data.streams import open_audio
+from mulan_hf.export import export
+
+
+def clips_per_second(embed, batches: list[dict], rounds: int) -> tuple[float, np.ndarray]:
+    embed(batches[0])  # warm-up
+    times, outputs = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        outputs = [embed(batch) for batch in batches]
+        times.append(time.perf_counter() - start)
+    clips = sum(len(batch["window_mask"]) for batch in batches)
+    return clips / float(np.median(times)), np.concatenate(outputs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", default="outputs/mulan-tiny/model", help="a trained model with its processor")
+    parser.add_argument("--corpus", default="outputs/mulan-tiny/corpus", help="an embedded corpus (its test split)")
+    parser.add_argument("--clips", type=int, default=48, help="test clips embedded (default 48)")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per call (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds, median reported (default 3)")
+    args = parser.parse_args()
+
+    import onnxruntime
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = MuLanModel.from_pretrained(args.model_dir).eval()
+    processor = MuLanProcessor.from_pretrained(args.model_dir)
+    files = sorted(glob.glob(os.path.join(args.corpus, "test", "*.flac")))[: args.clips]
+    if not files:
+        raise SystemExit(f"No test clips in {args.corpus}/test: render a corpus first (mulan-hf make-corpus).")
+    audio = [open_audio(path, 16000).get_all_samples().data[0].numpy() for path in files]
+    batches = [
+        dict(processor.feature_extractor(audio[i : i + args.batch_size], sampling_rate=16000, return_tensors="pt"))
+        for i in range(0, len(audio), args.batch_size)
+    ]
+    seconds = sum(len(a) for a in audio) / 16000
+    threads = torch.get_num_threads()
+    print(f"{len(audio)} test clips ({seconds / len(audio):.0f} s each), batch {args.batch_size}, {threads} threads")
+
+    @torch.no_grad()
+    def torch_embed(batch: dict, dtype: torch.dtype | None = None) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is torch.bfloat16):
+            return model.get_audio_features(**batch).pooler_output.float().numpy()
+
+    fp32_rate, fp32 = clips_per_second(torch_embed, batches, args.rounds)
+    bf16_rate, bf16 = clips_per_second(lambda b: torch_embed(b, torch.bfloat16), batches, args.rounds)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        paths = export(args.model_dir, folder)
+        export_seconds = time.perf_counter() - start
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(str(paths["audio"]), options)
+        names = [i.name for i in session.get_inputs()]
+        onnx_rate, onnx = clips_per_second(
+            lambda b: session.run(None, {n: b[n].numpy() for n in names})[0], batches, args.rounds
+        )
+
+    labels = sorted(INSTRUMENTS) + [s.name for s in STYLES] + ["slow", "moderate", "fast", "major", "minor"]
+    text = processor(text=labels, return_tensors="pt")
+    with torch.no_grad():
+        text_embeds = model.get_text_features(**text).pooler_output.numpy()
+    scores32, scores16 = fp32 @ text_embeds.T, bf16 @ text_embeds.T
+    identical = float(np.mean([(np.argsort(a) == np.argsort(b)).all() for a, b in zip(scores32, scores16)]))
+    top1 = float(np.mean(scores32.argmax(1) == scores16.argmax(1)))
+    rho = float(np.mean([spearmanr(a, b).statistic for a, b in zip(scores32, scores16)]))
+
+    def cosine(x: np.ndarray) -> float:
+        return float((x * fp32).sum(-1).min())
+
+    print(f"{'':28s}{'clips/s':>10s}{'vs fp32':>10s}{'min cosine':>12s}")
+    print(f"{'PyTorch float32':28s}{fp32_rate:10.1f}{1.0:9.2f}x{1.0:12.5f}")
+    print(f"{'PyTorch bf16 autocast':28s}{bf16_rate:10.1f}{bf16_rate / fp32_rate:9.2f}x{cosine(bf16):12.5f}")
+    print(f"{'ONNX Runtime float32':28s}{onnx_rate:10.1f}{onnx_rate / fp32_rate:9.2f}x{cosine(onnx):12.5f}")
+    verdict = "meets" if cosine(onnx) >= 0.999 else "BELOW"
+    print(f"ONNX export took {export_seconds:.0f} s; parity cosine >= 0.999: {verdict}")
+    verdict = "meets" if rho >= 0.99 else "BELOW"
+    print(
+        f"bf16 zero-shot rankings of {len(labels)} tags: identical for {identical:.1%} of clips, same top-1 for "
+        f"{top1:.1%}, mean Spearman {rho:.4f} (target >= 0.99: {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    main()

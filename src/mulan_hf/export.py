@@ -1,0 +1,123 @@
+"""Export MuLan's two towers as ONNX graphs for serving without PyTorch (onnxruntime):
+
+    mulan-hf export --model-dir OUTPUT/model --out OUTPUT/onnx      # or export_onnx(model_dir, out)
+
+writes `audio_encoder.onnx` (input_features (clips, windows, frames, mel), window_mask (clips, windows) and, for
+models with the key descriptor, pitch_class_profile (clips, windows, 12) → audio_embeds (clips, dim)), and
+`text_encoder.onnx` (input_ids, attention_mask[, token_type_ids] (texts, tokens) → text_embeds (texts, dim)), both
+with dynamic clip, window, text and token axes, plus the processor (feature extractor and tokenizer) that makes
+their inputs. The graphs compute what `get_audio_features` / `get_text_features` compute (every window goes
+through the tower, padding windows are masked out of the mean), in float32."""
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .modeling import MuLanModel
+from .modeling.modeling_mulan import average_window_embeddings
+from .processing import MuLanProcessor
+
+EXPORT_FORMATS = ("onnx",)
+ONNX_OPSET = 18
+
+
+class AudioEncoder(nn.Module):
+    """The audio tower as a graph: no input checks and no boolean indexing (every window runs), the mask applied
+    in the mean."""
+
+    def __init__(self, model: MuLanModel):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_features: torch.Tensor, window_mask: torch.Tensor, pitch_class_profile: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        clips, windows = window_mask.shape
+        profile = None if pitch_class_profile is None else pitch_class_profile.flatten(0, 1)
+        embeds, _, _ = self.model.window_embeddings(input_features.flatten(0, 1), profile)
+        return average_window_embeddings(embeds.unflatten(0, (clips, windows)), window_mask)
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, model: MuLanModel):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.model.get_text_features(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).pooler_output
+
+
+def _load(model_dir: str | Path) -> tuple[MuLanModel, MuLanProcessor]:
+    try:
+        processor = MuLanProcessor.from_pretrained(model_dir)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"No MuLan processor in {model_dir}: the export ships the feature extractor and tokenizer that make the "
+            "graphs' inputs. Save them beside the model (processor.save_pretrained(folder); the main job's "
+            f"OUTPUT/model has both). ({str(error).splitlines()[0][:200]})"
+        ) from error
+    return MuLanModel.from_pretrained(model_dir, attn_implementation="eager").eval().float(), processor
+
+
+def export_onnx(model_dir: str | Path, out: str | Path, opset: int = ONNX_OPSET) -> dict[str, Path]:
+    """Export the audio and text encoders of the MuLan saved in `model_dir` (with its processor) into `out`."""
+    model, processor = _load(model_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tower = model.audio_model
+    chunking = getattr(tower.config, "frontend_chunk_size", None)
+    if chunking is not None:  # one front-end pass: a loop over chunks would fix the window count in the graph
+        tower.config.frontend_chunk_size = None
+    try:
+        example = processor(
+            text=["a calm piano piece", "fast drums"],
+            audio=[torch.zeros(int(3.5 * processor.feature_extractor.window_seconds * 16000)).numpy()] * 2,
+            sampling_rate=16000,
+            return_tensors="pt",
+        )
+        clips, windows = torch.export.Dim("clips", max=1 << 20), torch.export.Dim("windows", max=1 << 16)
+        audio_names = ["input_features", "window_mask"]
+        if "pitch_class_profile" in example:
+            audio_names.append("pitch_class_profile")
+        paths = {"audio": out / "audio_encoder.onnx", "text": out / "text_encoder.onnx"}
+        with torch.no_grad():
+            torch.onnx.export(
+                AudioEncoder(model),
+                tuple(example[name] for name in audio_names),
+                str(paths["audio"]),
+                dynamo=True,
+                opset_version=opset,
+                input_names=audio_names,
+                output_names=["audio_embeds"],
+                dynamic_shapes=tuple({0: clips, 1: windows} for _ in audio_names),
+            )
+            text_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in example]
+            texts, tokens = torch.export.Dim("texts", max=1 << 20), torch.export.Dim("tokens", max=512)
+            torch.onnx.export(
+                TextEncoder(model),
+                tuple(example[name] for name in text_names),
+                str(paths["text"]),
+                dynamo=True,
+                opset_version=opset,
+                input_names=text_names,
+                output_names=["text_embeds"],
+                dynamic_shapes=tuple({0: texts, 1: tokens} for _ in text_names),
+            )
+    finally:
+        if chunking is not None:
+            tower.config.frontend_chunk_size = chunking
+    processor.save_pretrained(out)
+    model.config.save_pretrained(out)
+    return paths
+
+
+def export(model_dir: str | Path, out: str | Path, format: str = "onnx") -> dict[str, Path]:
+    """Export in `format` (one of `EXPORT_FORMATS`)."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"Unknown export format {format!r}; known: {list(EXPORT_FORMATS)}.")
+    return export_onnx(model_dir, out)
