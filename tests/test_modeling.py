@@ -62,6 +62,10 @@ def test_forward_outputs(tiny_model, tokenizer):
 
     as_tuple = tiny_model(**batch, return_dict=False)
     torch.testing.assert_close(as_tuple[0], out.logits_per_audio)
+    torch.testing.assert_close(as_tuple[2], out.text_embeds)  # ClapOutput's order: text before audio
+    from transformers.models.clap.modeling_clap import ClapOutput
+
+    assert list(MuLanOutput.__dataclass_fields__) == list(ClapOutput.__dataclass_fields__)
     assert tiny_model(**batch, return_loss=True, return_dict=False)[0].ndim == 0
 
 

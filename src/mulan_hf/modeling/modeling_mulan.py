@@ -196,23 +196,24 @@ class MuLanOutput(ModelOutput):
         Scaled cosine similarities between each clip and each text.
     logits_per_text (`torch.FloatTensor` of shape `(text_batch_size, audio_batch_size)`):
         The transpose of `logits_per_audio`.
-    audio_embeds (`torch.FloatTensor` of shape `(audio_batch_size, projection_dim)`):
-        L2-normalised clip embeddings (window embeddings averaged over `window_mask`).
     text_embeds (`torch.FloatTensor` of shape `(text_batch_size, projection_dim)`):
         L2-normalised text embeddings.
-    audio_model_output (`BaseModelOutputWithPooling`):
-        The audio tower's output; `last_hidden_state` is `(batch, windows, tokens, hidden)`.
+    audio_embeds (`torch.FloatTensor` of shape `(audio_batch_size, projection_dim)`):
+        L2-normalised clip embeddings (window embeddings averaged over `window_mask`).
     text_model_output (`BaseModelOutputWithPooling`):
         The text tower's output.
+    audio_model_output (`BaseModelOutputWithPooling`):
+        The audio tower's output; `last_hidden_state` is `(batch, windows, tokens, hidden)`.
     """
 
+    # ClapOutput's field order, so positional (return_dict=False) code written for CLAP reads the same fields.
     loss: torch.FloatTensor | None = None
     logits_per_audio: torch.FloatTensor | None = None
     logits_per_text: torch.FloatTensor | None = None
-    audio_embeds: torch.FloatTensor | None = None
     text_embeds: torch.FloatTensor | None = None
-    audio_model_output: BaseModelOutputWithPooling | None = None
+    audio_embeds: torch.FloatTensor | None = None
     text_model_output: BaseModelOutputWithPooling | None = None
+    audio_model_output: BaseModelOutputWithPooling | None = None
 
     def to_tuple(self) -> tuple[Any, ...]:
         return tuple(
