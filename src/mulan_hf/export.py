@@ -80,34 +80,26 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = ONNX_OPSET)
             sampling_rate=16000,
             return_tensors="pt",
         )
-        clips, windows = torch.export.Dim("clips", max=1 << 20), torch.export.Dim("windows", max=1 << 16)
-        audio_names = ["input_features", "window_mask"]
-        if "pitch_class_profile" in example:
-            audio_names.append("pitch_class_profile")
+        audio_names = [n for n in ("input_features", "window_mask", "pitch_class_profile") if n in example]
+        text_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in example]
         paths = {"audio": out / "audio_encoder.onnx", "text": out / "text_encoder.onnx"}
-        with torch.no_grad():
-            torch.onnx.export(
-                AudioEncoder(model),
-                tuple(example[name] for name in audio_names),
-                str(paths["audio"]),
-                dynamo=True,
-                opset_version=opset,
-                input_names=audio_names,
-                output_names=["audio_embeds"],
-                dynamic_shapes=tuple({0: clips, 1: windows} for _ in audio_names),
-            )
-            text_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in example]
-            texts, tokens = torch.export.Dim("texts", max=1 << 20), torch.export.Dim("tokens", max=512)
-            torch.onnx.export(
-                TextEncoder(model),
-                tuple(example[name] for name in text_names),
-                str(paths["text"]),
-                dynamo=True,
-                opset_version=opset,
-                input_names=text_names,
-                output_names=["text_embeds"],
-                dynamic_shapes=tuple({0: texts, 1: tokens} for _ in text_names),
-            )
+        graphs = [
+            (AudioEncoder(model), audio_names, "audio", ("clips", 1 << 20), ("windows", 1 << 16)),
+            (TextEncoder(model), text_names, "text", ("texts", 1 << 20), ("tokens", 512)),
+        ]
+        for encoder, names, kind, rows, columns in graphs:
+            axes = {0: torch.export.Dim(rows[0], max=rows[1]), 1: torch.export.Dim(columns[0], max=columns[1])}
+            with torch.no_grad():
+                torch.onnx.export(
+                    encoder,
+                    tuple(example[name] for name in names),
+                    str(paths[kind]),
+                    dynamo=True,
+                    opset_version=opset,
+                    input_names=names,
+                    output_names=[f"{kind}_embeds"],
+                    dynamic_shapes=tuple(axes for _ in names),
+                )
     finally:
         if chunking is not None:
             tower.config.frontend_chunk_size = chunking
