@@ -22,13 +22,17 @@ EXPORT_FORMATS = ("onnx",)
 ONNX_OPSET = 18
 
 
-class AudioEncoder(nn.Module):
-    """The audio tower as a graph: no input checks and no boolean indexing (every window runs), the mask applied
-    in the mean."""
+class _Encoder(nn.Module):
+    """One tower of a MuLan model, wrapped so that the exporter traces just that path."""
 
     def __init__(self, model: MuLanModel):
         super().__init__()
         self.model = model
+
+
+class AudioEncoder(_Encoder):
+    """The audio tower as a graph: no input checks and no boolean indexing (every window runs), the mask applied
+    in the mean."""
 
     def forward(
         self, input_features: torch.Tensor, window_mask: torch.Tensor, pitch_class_profile: torch.Tensor | None = None
@@ -39,11 +43,7 @@ class AudioEncoder(nn.Module):
         return average_window_embeddings(embeds.unflatten(0, (clips, windows)), window_mask)
 
 
-class TextEncoder(nn.Module):
-    def __init__(self, model: MuLanModel):
-        super().__init__()
-        self.model = model
-
+class TextEncoder(_Encoder):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
