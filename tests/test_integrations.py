@@ -246,3 +246,57 @@ def test_mteb_bad_input_is_refused_clearly(tmp_path):
         MuLanEncoder()
     with pytest.raises(ValueError, match="no corpus"):
         corpus_retrieval_task(tmp_path).load_data()
+
+
+# ------------------------------------------------------------------------------------------------------ MARBLE
+
+
+def test_marble_encoder_lays_each_layers_frames_end_to_end_in_time(tokenizer, tmp_path):
+    """The default preset's tower (musicnn, one state per spectrogram frame): a clip of 2.5 windows gives 3 windows
+    of frames per layer, laid end to end in window order."""
+    from conftest import tiny_bert_config
+
+    from mulan_hf import MuLanConfig, MuLanFeatureExtractor
+    from mulan_hf.integrations.marble import MuLanMARBLEEncoder
+    from mulan_hf.modeling.configuration_musicnn import MusicnnConfig
+
+    config = MuLanConfig(
+        audio_config=MusicnnConfig(num_mel_bins=32), text_config=tiny_bert_config(tokenizer.vocab_size)
+    )
+    MuLanModel(config).save_pretrained(tmp_path)
+    extractor = MuLanFeatureExtractor(num_mel_bins=32, window_frames=96)
+    MuLanProcessor(extractor, tokenizer).save_pretrained(tmp_path)
+    encoder = MuLanMARBLEEncoder(str(tmp_path))
+    assert encoder.SAMPLING_RATE == SAMPLING_RATE and encoder.TOKEN_RATE == SAMPLING_RATE / extractor.hop_length
+    assert not any(p.requires_grad for p in encoder.parameters()) and not encoder.model.training  # frozen
+    window = 96 * extractor.hop_length
+    rng = np.random.default_rng(0)
+    wavs = torch.from_numpy(rng.uniform(-0.5, 0.5, (2, int(2.5 * window))).astype(np.float32))
+    out = encoder(wavs)
+    assert encoder.N_LAYERS == len(out.hidden_states) == 4
+    assert [h.shape[-1] for h in out.hidden_states] == [561, 64, 64, 64]  # musicnn's front-end and mid-end widths
+    assert all(h.shape[:2] == (2, 3 * 96) for h in out.hidden_states)
+    assert out.last_hidden_state.shape == (2, 3 * 96, encoder.NUM_FEATURES)
+    assert encoder(wavs[1:, :window]).hidden_states[0].shape == (1, 96, 561)  # one window, one window of frames
+    inputs = encoder.processor(audio=list(wavs.numpy()), sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    with torch.no_grad():
+        per_window = encoder.model.get_audio_features(**inputs, output_hidden_states=True).hidden_states
+    for layer, states in enumerate(per_window):  # (batch, windows, frames, width): window w is frames w·96 ...
+        for w in range(3):
+            torch.testing.assert_close(out.hidden_states[layer][:, w * 96 : (w + 1) * 96], states[:, w])
+    with pytest.raises(ValueError, match=r"\(batch, samples\) tensor"):
+        encoder(torch.zeros(SAMPLING_RATE))
+
+
+def test_marble_encoder_on_an_ast_tower(saved_model_dir):
+    from mulan_hf.integrations.marble import MuLanMARBLEEncoder
+
+    encoder = MuLanMARBLEEncoder(saved_model_dir, train_mode="full")
+    assert encoder.TOKEN_RATE is None and encoder.model.training
+    wavs = torch.from_numpy(np.random.default_rng(1).uniform(-0.5, 0.5, (2, SAMPLING_RATE)).astype(np.float32))
+    out = encoder(wavs)
+    layers = encoder.model.config.audio_config.num_hidden_layers + 1  # embeddings + each block
+    assert len(out.hidden_states) == layers and out.hidden_states[-1].shape[-1] == encoder.NUM_FEATURES
+    assert out.pooler_output.shape == (2, 128)
+    with pytest.raises(ValueError, match="Unknown train_mode"):
+        MuLanMARBLEEncoder(saved_model_dir, train_mode="lora")
