@@ -122,6 +122,12 @@ def test_a_model_with_descriptors_trains_them_saves_them_and_needs_the_profile(t
     with torch.no_grad():
         again = reloaded.get_audio_features(**{k: inputs[k] for k in pitch_extractor.model_input_names})
     torch.testing.assert_close(again.pooler_output, expected.pooler_output)
+    # Loaded in half precision (the descriptors are computed in float32, then normalised in the weights' dtype).
+    for dtype in (torch.bfloat16, torch.float16):
+        low = MuLanModel.from_pretrained(tmp_path, dtype=dtype).eval()
+        with torch.no_grad():
+            half = low.get_audio_features(**{k: inputs[k] for k in pitch_extractor.model_input_names}).pooler_output
+        assert half.dtype == dtype and (half.float() * expected.pooler_output).sum(-1).min() > 0.99, dtype
     # The pipeline batches the profile with the windows.
     tagger = pipeline("zero-shot-audio-classification", model=str(tmp_path))
     scores = tagger(clips[0], candidate_labels=["major", "minor"])

@@ -138,7 +138,8 @@ class MuLanAudioDescriptors(nn.Module):
                 parts.append(self.key_features(pitch_class_profile))
             if "rhythm" in self.kinds:
                 parts.append(self.rhythm_features(windows))
-            return self.norm(torch.cat(parts, dim=-1))
+            # Computed in float32; normalised in the weights' dtype (a model loaded with dtype=torch.bfloat16).
+            return self.norm(torch.cat(parts, dim=-1).to(self.norm.weight.dtype))
 
 
 def _tower_kwargs(config) -> dict[str, Any]:
