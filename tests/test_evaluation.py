@@ -12,6 +12,7 @@ from conftest import SAMPLING_RATE, make_tiny_model
 from datasets import Audio, Dataset, load_dataset
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from mulan_hf import MuLanModel, MuLanProcessor
 from mulan_hf.data import make_corpus, write_wav
 from mulan_hf.evaluation import (
     TaggingSet,
@@ -364,3 +365,54 @@ def test_evaluate_and_search_commands(tmp_path, eval_corpus, saved_model_dir):
     )
     assert found.returncode == 0, found.stderr[-3000:]
     assert len([line for line in found.stdout.splitlines() if "rec-" in line]) == 3
+
+
+# --------------------------------------------------------------------------------------------------- calibration
+
+
+def test_platt_maps_follow_the_cosine_and_match_the_base_rate(tmp_path, eval_corpus, saved_model_dir):
+    """`mulan-hf calibrate` on the corpus's validation split: one map per label with enough positives and negatives,
+    a shared one for other texts; on the pairs it was fitted on, a logistic map's mean probability is the base rate
+    (calibration in the large), and the probabilities rise with the cosine wherever the fit found them to."""
+    import shutil
+
+    from mulan_hf.cli import main
+    from mulan_hf.evaluation.calibration import (
+        _label_targets,
+        calibrated_probabilities,
+        expected_calibration_error,
+    )
+    from mulan_hf.evaluation.corpus import load_corpus_split
+
+    folder = tmp_path / "model"
+    shutil.copytree(saved_model_dir, folder)
+    assert main(["calibrate", "--model-dir", str(folder), "--corpus", str(eval_corpus), "--splits", "train"]) == 0
+    calibration = json.loads((folder / "calibration.json").read_text())
+    assert calibration["labels"] and set(calibration["shared"]) == {"slope", "intercept", "positives"}
+    assert "48 clips" in calibration["fitted_on"]  # 8 in 10 of the 60 recordings are train
+    names, targets = _label_targets(load_corpus_split(eval_corpus, "train"), ("instruments", "tempo", "mode", "style"))
+    for label, fitted in calibration["labels"].items():
+        assert 2 <= fitted["positives"] <= len(targets) - 2 and label in names
+    model, processor = MuLanModel.from_pretrained(folder).eval(), MuLanProcessor.from_pretrained(folder)
+    audio = embed_audio(model, processor.feature_extractor, load_corpus_split(eval_corpus, "train"), progress=False)
+    cosines = audio.embeddings @ embed_texts(model, processor.tokenizer, names).T
+    probabilities = calibrated_probabilities(calibration, names, cosines)
+    assert probabilities.shape == targets.shape and ((probabilities > 0) & (probabilities < 1)).all()
+    for j, name in enumerate(names):
+        if name in calibration["labels"]:
+            assert probabilities[:, j].mean() == pytest.approx(targets[:, j].mean(), abs=0.02), name
+            slope = calibration["labels"][name]["slope"]
+            order = np.argsort(cosines[:, j])
+            assert np.all(np.diff(probabilities[order, j]) * np.sign(slope) >= -1e-12)
+    unknown = calibrated_probabilities(calibration, ["a label nobody trained"], np.array([[0.3]]))[0, 0]
+    shared = calibration["shared"]
+    assert unknown == pytest.approx(1 / (1 + np.exp(-(0.3 * shared["slope"] + shared["intercept"]))))
+    assert expected_calibration_error(probabilities, targets) < 0.1
+    assert expected_calibration_error(np.array([0.9, 0.9]), np.array([0, 0])) == pytest.approx(0.9)
+
+
+def test_calibrate_refuses_a_folder_without_a_corpus(tmp_path, saved_model_dir, capsys):
+    from mulan_hf.cli import main
+
+    assert main(["calibrate", "--model-dir", saved_model_dir, "--corpus", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -26,6 +26,11 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 LABELS = ["piano", "drums", "violin", "trumpet", "calm", "energetic"]
+CALIBRATION = {
+    "fitted_on": "corpus (validation), 20 clips",
+    "shared": {"slope": 4.0, "intercept": -2.0, "positives": 9},
+    "labels": {"piano": {"slope": 8.0, "intercept": -1.0, "positives": 5}},
+}
 
 
 def _free_port() -> int:
@@ -38,10 +43,13 @@ def _free_port() -> int:
 def space(saved_model_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("space")
     stage_space_repo(folder, "someone/mulan", gallery_size=6)
+    model_dir = tmp_path_factory.mktemp("calibrated") / "model"
+    shutil.copytree(saved_model_dir, model_dir)
+    (model_dir / "calibration.json").write_text(json.dumps(CALIBRATION))  # what `mulan-hf calibrate` writes
     port = _free_port()
     env = {
         **os.environ,
-        "MULAN_MODEL": saved_model_dir,
+        "MULAN_MODEL": str(model_dir),
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
@@ -103,7 +111,9 @@ def _gallery_clip(space, i: int = 0) -> Path:
 
 def test_tagging_ranks_labels_like_the_model(space, client, reference):
     clip = _gallery_clip(space)
-    labels, notice = client.predict(handle_file(str(clip)), ", ".join(LABELS + ["piano "]), api_name="/tag")
+    labels, probabilities, timeline, notice = client.predict(
+        handle_file(str(clip)), ", ".join(LABELS + ["piano "]), api_name="/tag"
+    )
     scores = {c["label"]: c["confidence"] for c in labels["confidences"]}
     assert set(scores) == set(LABELS)  # duplicates and blanks dropped
     assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
@@ -114,6 +124,34 @@ def test_tagging_ranks_labels_like_the_model(space, client, reference):
     for label in LABELS:
         assert scores[label] == pytest.approx(expected[label], abs=1e-4)
     assert labels["label"] == max(expected, key=expected.get)
+    # Each label's own probability: calibration.json's map for "piano", the shared map for the others.
+    cosines = (_embed(reference, audio=_decode(clip)) @ _embed(reference, text=LABELS).T)[0]
+    own = {c["label"]: c["confidence"] for c in probabilities["confidences"]}
+    for label, cosine in zip(LABELS, cosines.tolist()):
+        fitted = CALIBRATION["labels"].get(label, CALIBRATION["shared"])
+        assert own[label] == pytest.approx(
+            1 / (1 + np.exp(-(fitted["slope"] * cosine + fitted["intercept"]))), abs=1e-4
+        )
+    # Scores over time: the 5 top-ranked labels' probabilities in each analysis window, at the window's centre.
+    model, processor = reference
+    inputs = processor(audio=[_decode(clip)], sampling_rate=16000, return_tensors="pt")
+    num_windows = inputs["window_mask"].shape[1]
+    assert num_windows > 1
+    with torch.no_grad():
+        windows = model.get_audio_features(
+            input_features=inputs["input_features"].reshape(num_windows, 1, *inputs["input_features"].shape[2:])
+        ).pooler_output
+    per_window = windows @ _embed(reference, text=LABELS).T
+    top = sorted(expected, key=expected.get, reverse=True)[:5]
+    rows = timeline["value"]["data"]
+    assert timeline["visible"] and len(rows) == 5 * num_windows
+    seconds = processor.feature_extractor.window_seconds
+    for time_s, score, label in rows:
+        w = round(time_s / seconds - 0.5)
+        assert label in top and time_s == pytest.approx((w + 0.5) * seconds, abs=0.01)
+        fitted = CALIBRATION["labels"].get(label, CALIBRATION["shared"])
+        cosine = float(per_window[w, LABELS.index(label)])
+        assert score == pytest.approx(1 / (1 + np.exp(-(fitted["slope"] * cosine + fitted["intercept"]))), abs=1e-4)
 
 
 def test_text_search_returns_the_nearest_gallery_clips(space, client, reference):
@@ -177,7 +215,7 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(space, clie
     with pytest.raises(AppError, match=message) as error:
         client.predict(audio, labels, api_name="/tag")
     assert "Traceback" not in str(error.value)
-    labels_out, _ = client.predict(handle_file(str(_gallery_clip(space))), "piano, drums", api_name="/tag")
+    labels_out, *_ = client.predict(handle_file(str(_gallery_clip(space))), "piano, drums", api_name="/tag")
     assert {c["label"] for c in labels_out["confidences"]} == {"piano", "drums"}
 
 
@@ -197,7 +235,7 @@ def test_a_two_hour_file_is_analysed_up_to_the_cap_with_a_notice(client, tmp_pat
          "-ac", "1", "-b:a", "8k", str(path)],
         check=True,
     )  # fmt: skip
-    labels, notice = client.predict(handle_file(str(path)), "piano, drums", api_name="/tag")
+    labels, _, _, notice = client.predict(handle_file(str(path)), "piano, drums", api_name="/tag")
     assert {c["label"] for c in labels["confidences"]} == {"piano", "drums"}
     assert "Only the first 5:00 of this 2:00:00 recording were analysed" in notice
 
@@ -214,7 +252,7 @@ def test_load_eight_clients_twenty_five_tagging_requests_each(space):
         for _ in range(25):
             start = time.perf_counter()
             try:
-                labels, _ = own.predict(handle_file(clip), "piano, drums, calm, energetic", api_name="/tag")
+                labels, *_ = own.predict(handle_file(clip), "piano, drums, calm, energetic", api_name="/tag")
                 assert len(labels["confidences"]) == 4
             except Exception as error:  # collected, asserted below
                 errors.append(repr(error))
@@ -273,3 +311,12 @@ def test_browser_runs_an_example_and_shows_ranked_labels(space, tmp_path):
             shutil.copy(screenshot, Path(keep) / "space.png")
     finally:
         driver.quit()
+
+
+def test_a_clip_of_one_window_has_no_timeline(client, tmp_path):
+    path = write_wav(
+        tmp_path / "short.wav", 0.3 * np.sin(np.linspace(0, 440 * 2 * np.pi, 16000)).astype(np.float32), 16000
+    )
+    labels, probabilities, timeline, _ = client.predict(handle_file(str(path)), "piano, drums", api_name="/tag")
+    assert len(labels["confidences"]) == len(probabilities["confidences"]) == 2
+    assert timeline["visible"] is False and timeline["value"]["data"] == []

@@ -1,5 +1,9 @@
 """MuLan demo Space: zero-shot tagging, text → music search and music → music similarity over a bundled gallery.
 
+Tagging shows the softmax ranking of the candidate labels, each label's own probability (when the checkpoint ships a
+calibration.json, fitted by `mulan-hf calibrate` on the corpus's validation split: several labels can be likely at
+once, or none) and, for uploads longer than one analysis window, the top labels' scores window by window.
+
 Configuration (environment variables):
     MULAN_MODEL        a MuLan checkpoint folder or Hub id (default: ./model next to this file, then the project's
                        trained tiny checkpoint outputs/mulan-tiny/model, then a freshly built tiny checkpoint)
@@ -33,6 +37,7 @@ MAX_SECONDS = float(os.environ.get("MULAN_MAX_SECONDS", 300))
 MAX_LABELS = 100
 SILENCE_PEAK = 1e-4  # about -80 dBFS
 TOP_K = 3
+TIMELINE_LABELS = 5  # labels drawn in the scores-over-time plot
 DEFAULT_LABELS = (
     "piano, electric piano, organ, acoustic guitar, electric guitar, distorted guitar, bass, violin, cello, strings, "
     "harp, trumpet, trombone, saxophone, clarinet, flute, synth lead, synth pad, drums, "
@@ -72,6 +77,21 @@ def resolve_model() -> str:
     return str(build_tiny_checkpoint(HERE / ".cache" / "tiny-model"))
 
 
+def load_calibration(model_id: str) -> dict | None:
+    """calibration.json beside the checkpoint (a local folder or a Hub repo), or None when it has none."""
+    local = Path(model_id) / "calibration.json"
+    if local.is_file():
+        return json.loads(local.read_text())
+    if Path(model_id).exists():
+        return None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return json.loads(Path(hf_hub_download(model_id, "calibration.json")).read_text())
+    except Exception:  # no such file in the repo, or no network: the demo shows the ranking alone
+        return None
+
+
 def resolve_gallery() -> Path:
     folder = Path(os.environ.get("MULAN_GALLERY", HERE / "gallery"))
     if not (folder / "gallery.json").is_file():
@@ -91,6 +111,8 @@ class MuLanService:
         self.model_id = model_id
         self.model = AutoModel.from_pretrained(model_id, **kwargs).eval()
         self.processor = AutoProcessor.from_pretrained(model_id, **kwargs)
+        self.calibration = load_calibration(model_id)
+        self.window_seconds = float(self.processor.feature_extractor.window_seconds)
         self.gallery_dir = gallery
         self.gallery = json.loads((gallery / "gallery.json").read_text())
         self.lock = threading.Lock()  # torch's CPU kernels already use every core: one forward at a time
@@ -114,11 +136,45 @@ class MuLanService:
     def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
         return self.embed_text(list(labels))
 
-    def tag(self, clip: np.ndarray, labels: list[str]) -> dict[str, float]:
-        audio = self.embed_audio([clip])
+    @torch.no_grad()
+    def embed_windows(self, clip: np.ndarray) -> torch.Tensor:
+        """(windows, dim): each analysis window embedded on its own (the clip embedding is their normalised mean)."""
+        inputs = self.processor(audio=[clip], sampling_rate=SAMPLING_RATE, return_tensors="pt")
+        num_windows = inputs["window_mask"].shape[1]
+        single = {k: v.reshape(num_windows, 1, *v.shape[2:]) for k, v in inputs.items() if k != "window_mask"}
+        with self.lock:
+            return self.model.get_audio_features(**single).pooler_output
+
+    def probabilities(self, labels: list[str], cosines: torch.Tensor) -> torch.Tensor | None:
+        """Per-label probabilities (..., labels) from cosines through calibration.json's maps; None without it."""
+        if self.calibration is None:
+            return None
+        shared = self.calibration["shared"]
+        maps = [self.calibration["labels"].get(label.strip().lower(), shared) for label in labels]
+        slope = torch.tensor([m["slope"] for m in maps], dtype=cosines.dtype)
+        intercept = torch.tensor([m["intercept"] for m in maps], dtype=cosines.dtype)
+        return torch.sigmoid(cosines * slope + intercept)
+
+    def tag(self, clip: np.ndarray, labels: list[str]) -> tuple[dict[str, float], dict[str, float], list[list]]:
+        """Softmax ranking, per-label probabilities ({} without calibration) and, for clips of several windows,
+        rows (window centre in seconds, score, label) of the top labels' per-window scores."""
+        windows = self.embed_windows(clip)
+        audio = torch.nn.functional.normalize(windows.mean(dim=0, keepdim=True), dim=-1)
         text = self.label_embeddings(tuple(labels))  # cached per label list
-        scores = (audio @ text.T * self.model.logit_scale.exp()).softmax(dim=-1)[0]
-        return {label: float(score) for label, score in zip(labels, scores)}
+        scale = self.model.logit_scale.exp()
+        ranking = (audio @ text.T * scale).softmax(dim=-1)[0]
+        probabilities = self.probabilities(labels, audio @ text.T)
+        per_label = {} if probabilities is None else dict(zip(labels, probabilities[0].tolist()))
+        timeline = []
+        if len(windows) > 1:
+            top = ranking.argsort(descending=True)[:TIMELINE_LABELS].tolist()
+            window_scores = self.probabilities(labels, windows @ text.T)
+            if window_scores is None:
+                window_scores = (windows @ text.T * scale).softmax(dim=-1)
+            for w in range(len(windows)):
+                centre = round((w + 0.5) * self.window_seconds, 2)
+                timeline += [[centre, float(window_scores[w, j]), labels[j]] for j in top]
+        return {label: float(score) for label, score in zip(labels, ranking)}, per_label, timeline
 
     def nearest(self, query: torch.Tensor, k: int = TOP_K) -> list[tuple[dict, float]]:
         similarity = (query @ self.gallery_embeds.T)[0]
@@ -187,10 +243,14 @@ def build_demo(service: MuLanService) -> gr.Blocks:
     gallery_dir = service.gallery_dir
     example_clips = [str(gallery_dir / entry["file_name"]) for entry in service.gallery[:4]]
 
-    def tag(audio_path: str | None, labels_text: str) -> tuple[dict[str, float], str]:
+    def tag(audio_path: str | None, labels_text: str):
         labels = parse_labels(labels_text)
         clip, notice = load_audio(audio_path)
-        return service.tag(clip, labels), notice
+        ranking, per_label, timeline = service.tag(clip, labels)
+        import pandas as pd
+
+        frame = pd.DataFrame(timeline, columns=["time (s)", "score", "label"])
+        return ranking, per_label or None, gr.LinePlot(value=frame, visible=bool(timeline)), notice
 
     def results(matches: list[tuple[dict, float]]) -> list:
         table = [
@@ -217,6 +277,9 @@ def build_demo(service: MuLanService) -> gr.Blocks:
         return results(service.nearest(service.embed_audio([clip])))
 
     headers = ["rank", "caption", "similarity", "clip"]
+    probability_title = "Probability of each label on its own"
+    if service.calibration is not None:
+        probability_title += f" (calibrated on {service.calibration.get('fitted_on', 'a validation split')})"
     with gr.Blocks(title="MuLan: music ↔ text") as demo:
         gr.Markdown(
             "# MuLan: music ↔ text\n"
@@ -233,12 +296,27 @@ def build_demo(service: MuLanService) -> gr.Blocks:
                     tag_button = gr.Button("Tag", variant="primary")
                 with gr.Column():
                     tag_output = gr.Label(num_top_classes=10, label="Ranked labels", elem_id="ranked-labels")
+                    tag_probabilities = gr.Label(
+                        num_top_classes=10,
+                        label=probability_title,
+                        elem_id="label-probabilities",
+                        visible=service.calibration is not None,
+                    )
                     tag_notice = gr.Markdown(elem_id="tag-notice")
-            tag_button.click(tag, [tag_audio, tag_labels], [tag_output, tag_notice], api_name="tag")
+            tag_timeline = gr.LinePlot(
+                x="time (s)",
+                y="score",
+                color="label",
+                label="Top labels over time (each analysis window)",
+                visible=False,
+                elem_id="tag-timeline",
+            )
+            tag_outputs = [tag_output, tag_probabilities, tag_timeline, tag_notice]
+            tag_button.click(tag, [tag_audio, tag_labels], tag_outputs, api_name="tag")
             gr.Examples(
                 [[clip, DEFAULT_LABELS] for clip in example_clips],
                 inputs=[tag_audio, tag_labels],
-                outputs=[tag_output, tag_notice],
+                outputs=tag_outputs,
                 fn=tag,
                 run_on_click=True,
                 cache_examples=False,

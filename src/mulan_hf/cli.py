@@ -319,6 +319,22 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_calibrate(args: argparse.Namespace) -> int:
+    from mulan_hf import MuLanModel, MuLanProcessor
+    from mulan_hf.evaluation.calibration import fit_calibration, save_calibration
+
+    try:
+        model = MuLanModel.from_pretrained(args.model_dir)
+        processor = MuLanProcessor.from_pretrained(args.model_dir)
+        calibration = fit_calibration(model, processor, args.corpus, args.splits)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    path = save_calibration(calibration, args.model_dir)
+    print(f"{path}: {len(calibration['labels'])} labels with their own map, fitted on {calibration['fitted_on']}")
+    return 0
+
+
 def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
@@ -481,6 +497,18 @@ def build_parser() -> argparse.ArgumentParser:
     export_job.add_argument("--out", required=True, help="the folder to write the graphs and processor into")
     export_job.add_argument("--format", default="onnx", help="export format (default onnx; the only one so far)")
     export_job.set_defaults(func=run_export)
+
+    calibrate = jobs.add_parser(
+        "calibrate",
+        help="fit per-label probabilities (cosine -> probability) on a corpus split; the demo Space shows them",
+        description="Fits a logistic (Platt) map from the clip-label cosine to the probability that the clip has "
+        "the label, per label of the corpus (13 instrument names, styles, tempo, mode) and one shared map for any "
+        "other label text, on --splits of --corpus. Writes calibration.json into --model-dir.",
+    )
+    calibrate.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
+    calibrate.add_argument("--corpus", required=True, help="a corpus folder (mulan-hf make-corpus)")
+    calibrate.add_argument("--splits", default="validation", help="corpus splits to fit on (default validation)")
+    calibrate.set_defaults(func=run_calibrate)
     return parser
 
 

@@ -428,6 +428,7 @@ def train(args: TrainingArguments) -> dict:
         if args.test_at_end:
             accelerator.print("Zero-shot tagging the test split and the held-out sample set ...")
             summary.update(final_corpus_scores(unwrapped, processor, args))
+            summary["calibration"] = calibrate_on_validation(unwrapped, processor, args, final)
         from ..hub import write_model_card
 
         write_model_card(final, args, summary)
@@ -438,6 +439,19 @@ def train(args: TrainingArguments) -> dict:
             push_model(final, args.hub_model_id)
     accelerator.end_training()
     return summary
+
+
+def calibrate_on_validation(model: MuLanModel, processor, args: TrainingArguments, folder: Path) -> str | None:
+    """calibration.json (per-label probabilities, fitted on the corpus's validation split) next to the model."""
+    from ..evaluation.calibration import fit_calibration, save_calibration
+
+    if not Path(str(args.data)).is_dir():
+        return None
+    try:
+        return str(save_calibration(fit_calibration(model, processor, args.data, "validation"), folder))
+    except ValueError as error:  # e.g. a tiny corpus without enough validation recordings
+        logger.warning(f"No calibration.json: {error}")
+        return None
 
 
 def save_checkpoint(accelerator, output_dir: Path, state: dict, loader, keep: int | None = None) -> Path:
