@@ -281,6 +281,10 @@ def test_bad_inputs_get_clear_errors(tiny_model, tokenizer):
         tiny_model.get_audio_features(torch.randn(TINY_WINDOW_FRAMES, TINY_MEL_BINS))
     with pytest.raises(TypeError, match="torch.Tensor"):
         tiny_model.get_audio_features([[0.0]])
+    corrupt = batch["input_features"].clone()
+    corrupt[2, 1, 5, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or Inf in 1 window\(s\) \(clip, window\): \[\(2, 1\)\]"):
+        tiny_model.get_audio_features(corrupt)
     with pytest.raises(ValueError, match="attention_mask has shape"):
         tiny_model.get_text_features(batch["input_ids"], attention_mask=batch["attention_mask"][:, :2])
     with pytest.raises(ValueError, match="needs both"):

@@ -361,6 +361,14 @@ class MuLanModel(MuLanPreTrainedModel):
             )
         if not bool(window_mask.bool().any(dim=1).all()):
             raise ValueError("Every clip needs at least one valid window: a row of window_mask is all zeros.")
+        finite = torch.isfinite(input_features).flatten(2).all(dim=-1)  # (batch, windows)
+        if not bool(finite.all()):
+            where = [tuple(index) for index in (~finite).nonzero().tolist()[:5]]
+            raise ValueError(
+                f"input_features hold NaN or Inf in {int((~finite).sum())} window(s) (clip, window): {where}. "
+                "The audio or the features were corrupted before the model: check the clip's samples (the "
+                "feature extractor refuses non-finite audio) and any processing applied to the features."
+            )
         return input_features, window_mask
 
     def _spec_augment(self, windows: torch.Tensor) -> torch.Tensor:
