@@ -437,3 +437,14 @@ def test_input_embeddings_are_the_text_towers_and_can_be_replaced(tokenizer):
     model.set_input_embeddings(replacement)
     assert model.get_input_embeddings() is replacement and model.text_model.get_input_embeddings() is replacement
     assert not torch.allclose(model.get_text_features(**texts).pooler_output, before)
+
+
+def test_initializer_range_sets_the_projections_and_none_scales_to_their_input(tokenizer):
+    scaled = make_tiny_model(tokenizer)
+    for projection in (scaled.audio_projection, scaled.text_projection):
+        expected = projection.in_features**-0.5
+        assert abs(float(projection.weight.std()) - expected) < 0.1 * expected
+        assert float(projection.bias.abs().max()) == 0.0 if projection.bias is not None else True
+    fixed = make_tiny_model(tokenizer, initializer_range=0.5)
+    assert abs(float(fixed.audio_projection.weight.std()) - 0.5) < 0.05
+    assert "initializer_range" in MuLanConfig.__doc__ and "mask_feature_min_masks (`int`" in MuLanConfig.__doc__

@@ -5,6 +5,7 @@ import math
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import auto_docstring
 
 from .configuration_musicnn import MusicnnConfig
 
@@ -15,13 +16,14 @@ AUDIO_TOWER_TYPES = ("audio-spectrogram-transformer", "resnet", "musicnn")
 AUDIO_DESCRIPTORS = ("pitch_class", "rhythm")
 
 
+@auto_docstring(
+    checkpoint="mulan-hf/mulan-tiny",
+    custom_intro="Configuration of a [`MuLanModel`]: an audio tower and a text tower that share no weights, each "
+    "followed by a linear projection into a common L2-normalised space (Huang et al., ISMIR 2022).",
+)
 @strict
 class MuLanConfig(PreTrainedConfig):
     r"""
-    Configuration of a [`MuLanModel`]: two towers that share no weights, each followed by a linear projection
-    into a common L2-normalised space (Huang et al., "MuLan: A Joint Embedding of Music Audio and Natural Language",
-    ISMIR 2022).
-
     Args:
         audio_config (`PreTrainedConfig` or `dict`, *optional*):
             Config of the audio tower. An `ASTConfig` (default) selects the Audio Spectrogram Transformer, a
@@ -40,12 +42,20 @@ class MuLanConfig(PreTrainedConfig):
             model, like the temperature.
         apply_spec_augment (`bool`, *optional*, defaults to `True`):
             Mask time and mel bands of the log-mel input while training (never in eval mode).
-        mask_time_prob / mask_time_length / mask_time_min_masks:
-            Whisper-style time masking: about `mask_time_prob * frames / mask_time_length` spans (at least
-            `mask_time_min_masks`), each of a random width up to `mask_time_length` frames.
-        mask_feature_prob / mask_feature_length / mask_feature_min_masks:
-            The same along the mel axis. The defaults are the paper's choice, AST's AudioSet SpecAugment: one time
-            mask of up to 192 frames and one mel mask of up to 48 bands per 1024 x 128 window.
+        mask_time_prob (`float`, *optional*, defaults to 0.1875):
+            Whisper-style time masking: about `mask_time_prob * frames / mask_time_length` spans are masked. The
+            defaults are the paper's choice, AST's AudioSet SpecAugment: one time mask of up to 192 frames and one
+            mel mask of up to 48 bands per 1024 x 128 window.
+        mask_time_length (`int`, *optional*, defaults to 192):
+            Longest time mask, in frames (each mask has a random width up to it).
+        mask_time_min_masks (`int`, *optional*, defaults to 1):
+            Fewest time masks per window.
+        mask_feature_prob (`float`, *optional*, defaults to 0.375):
+            The same as `mask_time_prob` along the mel axis.
+        mask_feature_length (`int`, *optional*, defaults to 48):
+            Longest mel mask, in bands.
+        mask_feature_min_masks (`int`, *optional*, defaults to 1):
+            Fewest mel masks per window.
         audio_pooling (`str`, *optional*, defaults to `"cls"`):
             How the AST tower summarises a window: `"cls"` (the paper: the [CLS] position's final state) or `"mean"`
             (the mean of the patch states, which trains faster from scratch). The ResNet tower always averages.
@@ -70,6 +80,21 @@ class MuLanConfig(PreTrainedConfig):
         rhythm_max_lag (`int`, *optional*, defaults to 96):
             Longest onset-autocorrelation lag of the `"rhythm"` descriptor, in feature frames (96 × 16 ms = 1.5 s,
             one beat at 40 BPM, with the CPU preset's hop).
+        initializer_range (`float`, *optional*):
+            Standard deviation of the normal initialisation of MuLan's own linear layers (the two projections).
+            `None` (default) scales it to each layer's input, `in_features ** -0.5`, so projected embeddings start
+            with about the norm of the tower states whatever their width. The towers initialise themselves from
+            their own configs.
+
+    Example:
+
+    ```python
+    >>> from transformers import ASTConfig, BertConfig
+    >>> from mulan_hf import MuLanConfig, MuLanModel
+
+    >>> config = MuLanConfig(audio_config=ASTConfig(), text_config=BertConfig())  # the paper's AST and BERT towers
+    >>> model = MuLanModel(config)
+    ```
     """
 
     model_type = "mulan"
@@ -96,7 +121,7 @@ class MuLanConfig(PreTrainedConfig):
     num_key_profiles: int = 8
     key_descriptor_gain: float = 10.0
     rhythm_max_lag: int = 96
-    initializer_range: float = 0.02
+    initializer_range: float | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

@@ -234,7 +234,9 @@ class MuLanPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # Only MuLan's own parameters: the towers are PreTrainedModels and initialise themselves.
+        # transformers' generic rules first (norms, embeddings, ...); then MuLan's own parameters. The towers are
+        # PreTrainedModels and initialise themselves.
+        super()._init_weights(module)
         if isinstance(module, MuLanModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
             if getattr(module, "logit_bias", None) is not None:
@@ -250,7 +252,8 @@ class MuLanPreTrainedModel(PreTrainedModel):
             gain[: 2 * len(profiles)] = self.config.key_descriptor_gain  # the key numbers come first
             init.copy_(module.norm.weight, gain)
         elif isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=module.in_features**-0.5)
+            std = self.config.initializer_range or module.in_features**-0.5
+            init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
 
