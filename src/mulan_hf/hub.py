@@ -1,5 +1,6 @@
 """Model cards and pushing checkpoints to the Hugging Face Hub (through huggingface_hub)."""
 
+import importlib.resources
 import json
 import shutil
 from dataclasses import asdict, is_dataclass
@@ -99,7 +100,8 @@ def _figure_rows(scores: dict[str, float]) -> str:
     return "\n".join(rows) or "| (none) | | | |"
 
 
-SPACE_TEMPLATE = Path(__file__).resolve().parents[2] / "spaces" / "mulan-demo"
+# Shipped inside the package (a wheel has it too); spaces/mulan-demo in a clone links here.
+SPACE_TEMPLATE = Path(str(importlib.resources.files("mulan_hf") / "spaces" / "mulan-demo"))
 SPACE_FILES = ("app.py", "requirements.txt", "packages.txt")
 
 
@@ -137,7 +139,7 @@ def stage_space_repo(out: str | Path, model_id: str, gallery_size: int = 24) -> 
     from .data.corpus import write_gallery
 
     if not (SPACE_TEMPLATE / "app.py").is_file():
-        raise FileNotFoundError(f"The Space template is not at {SPACE_TEMPLATE}: run from a clone of mulan-hf.")
+        raise FileNotFoundError(f"The Space template is not at {SPACE_TEMPLATE}: reinstall mulan-hf.")
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)

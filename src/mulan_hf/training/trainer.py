@@ -2,6 +2,7 @@
 checkpoints every N steps that a killed run resumes from, a NaN/Inf guard, progress and tracker logging, periodic
 zero-shot validation, and at the end `save_pretrained` of the model and processor with a model card."""
 
+import importlib.resources
 import importlib.util
 import json
 import math
@@ -82,7 +83,8 @@ class TrainingArguments:
     hub_model_id: str | None = None
 
 
-PRESETS_DIR = Path(__file__).resolve().parents[3] / "examples" / "configs"
+# Shipped inside the package (a wheel has them too); examples/configs in a clone links here.
+PRESETS_DIR = Path(str(importlib.resources.files("mulan_hf") / "configs"))
 
 
 def load_preset(preset: str | None) -> dict:

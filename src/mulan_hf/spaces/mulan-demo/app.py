@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoProcessor
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).absolute().parent  # not resolved: in a clone, spaces/mulan-demo links into the package
 REPO_ROOT = HERE.parents[1]
 SAMPLING_RATE = 16000
 MAX_SECONDS = float(os.environ.get("MULAN_MAX_SECONDS", 300))
