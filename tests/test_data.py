@@ -287,6 +287,24 @@ def test_collator_appends_each_texts_twins_with_a_mask(tokenizer):
     assert batch["negative_mask"].tolist() == [True, False, False, True, False, True]
     decoded = tokenizer.batch_decode(batch["input_ids"][3:], skip_special_tokens=True)
     assert decoded == ["slow rock in a major key", "", "", "fast rock in a minor key", "", "slow"]
+    assert batch["negative_group"].shape == (6,) and batch["negative_group"][1] == batch["negative_group"][2]
+
+
+def test_collator_emits_the_duplicate_groups_as_tensors(tokenizer):
+    """Equal texts (as the uncased tokenizer reads them) share a text group, windows of one recording an audio group;
+    a row without a recording id is its own group."""
+    processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=100), tokenizer)
+    rows = [("Rock", "rec-1"), ("rock", "rec-2"), ("piano", "rec-1"), ("jazz", ""), ("jazz ", "")]
+    examples = [
+        {"text": text, "audio": np.zeros(16000, np.float32), "source": "short_form", "recording": recording}
+        | {f"skipped_{reason}": 0 for reason in ("undecodable", "too_short", "no_text")}
+        for text, recording in rows
+    ]
+    batch = MuLanCollator(processor)(examples)
+    text, audio = batch["text_group"].tolist(), batch["audio_group"].tolist()
+    assert batch["text_group"].dtype == batch["audio_group"].dtype == torch.long
+    assert text[0] == text[1] and text[3] == text[4] and len({text[0], text[2], text[3]}) == 3
+    assert audio[0] == audio[2] and len({audio[0], audio[1], audio[3], audio[4]}) == 4
 
 
 def make_public_layout(folder: Path, audio_column: str, text_column: str, texts: list) -> None:

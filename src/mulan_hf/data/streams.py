@@ -19,6 +19,7 @@ batch and counts in `batch["skipped"]` for the training loop to log. So a batch 
 """
 
 import collections
+import hashlib
 import os
 import zlib
 from collections.abc import Callable, Sequence
@@ -395,13 +396,30 @@ def set_stream_epoch(stream, epoch: int) -> None:
         sampler.start_epoch(epoch)
 
 
+def string_id(value: str) -> int:
+    """A stable 63-bit id of a string (recording ids, texts): equal strings, equal ids, in every process."""
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def text_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One int64 id per tokenised text: equal for equal token sequences (padding ignored), so texts that differ
+    only in what the tokenizer drops (case, for an uncased vocabulary) are one text."""
+    ids = []
+    for i, row in enumerate(input_ids.tolist()):
+        length = int(attention_mask[i].sum()) if attention_mask is not None else len(row)
+        ids.append(string_id(" ".join(map(str, row[:length]))))
+    return torch.tensor(ids, dtype=torch.long, device=input_ids.device)
+
+
 class MuLanCollator:
-    """Collate examples into model inputs with `MuLanProcessor`; also returns `sources`, `recordings` (ids: the
-    loss treats two windows of one recording as positives) and `skipped` (the bad records among this batch's rows,
-    by reason) for the training loop. With `text_negatives` (kinds of `data.negatives`, e.g. `["mode", "tempo"]`)
-    the text rows after the batch's own are each text's counterfactual twin per kind (`negative_mask` marks the
-    real ones; the rest are empty placeholders). A batch made only of skipped records
-    holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
+    """Collate examples into model inputs with `MuLanProcessor`; also returns the loss's duplicate groups as int64
+    tensors (`text_group`: equal tokenised texts; `audio_group`: windows of one recording, both positives of each
+    other rather than negatives), `sources`, `recordings` (the ids) and `skipped` (the bad records among this
+    batch's rows, by reason) for the training loop. With `text_negatives` (kinds of `data.negatives`, e.g.
+    `["mode", "tempo"]`) the text rows after the batch's own are each text's counterfactual twin per kind
+    (`negative_mask` marks the real ones, `negative_group` holds their text ids; the rest are empty placeholders).
+    A batch made only of skipped records holds just `skipped` and an empty `sources`. Picklable for DataLoader
+    workers."""
 
     def __init__(self, processor, max_text_length: int = 64, text_negatives: Sequence[str] = ()):
         self.processor = processor
@@ -425,6 +443,14 @@ class MuLanCollator:
             return_tensors="pt",
         )
         recordings = [e.get("recording") or "" for e in examples]
+        # Duplicate groups for the loss: equal (tokenised) texts, windows of one recording. A row without a
+        # recording id gets a group of its own (negative ids never equal a hashed one).
+        all_text_ids = text_ids(batch["input_ids"], batch.get("attention_mask"))
+        batch["text_group"] = all_text_ids[: len(texts)]
+        batch["audio_group"] = torch.tensor(
+            [string_id(r) if r else -1 - i for i, r in enumerate(recordings)], dtype=torch.long
+        )
         if self.text_negatives:
             batch["negative_mask"] = torch.tensor([n is not None for n in negatives])
+            batch["negative_group"] = all_text_ids[len(texts) :]
         return {**batch, "sources": [e["source"] for e in examples], "recordings": recordings, "skipped": skipped}

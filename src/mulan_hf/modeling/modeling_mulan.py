@@ -25,14 +25,16 @@ from .modeling_musicnn import MusicnnModel
 logger = logging.get_logger(__name__)
 
 
-def contrastive_loss(logits: torch.Tensor) -> torch.Tensor:
+def _diagonal_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Cross-entropy where row i's target is column i (the paired item)."""
     return F.cross_entropy(logits, torch.arange(logits.shape[0], device=logits.device))
 
 
 def mulan_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
-    """The paper's symmetric Contrastive Multiview Coding (InfoNCE) loss over a batch of pairs."""
-    return (contrastive_loss(logits_per_text) + contrastive_loss(logits_per_text.t())) / 2.0
+    """The paper's symmetric Contrastive Multiview Coding (InfoNCE) loss over one process's batch of pairs (what
+    `forward(return_loss=True)` returns; training uses `mulan_hf.training.MuLanLoss`, the same loss over the global
+    batch with duplicate pairs masked)."""
+    return (_diagonal_cross_entropy(logits_per_text) + _diagonal_cross_entropy(logits_per_text.t())) / 2.0
 
 
 def pairwise_sigmoid_loss(logits_per_text: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
-"""Training pieces: global-batch contrastive losses (duplicate-aware, with optional counterfactual text negatives;
-InfoNCE or sigmoid), the step-decay schedule, and the loop behind examples/train.py (`trainer.train`)."""
+"""Training pieces: the loss (`MuLanLoss`: global-batch InfoNCE or sigmoid, duplicate-aware, with optional
+counterfactual text negatives), the step-decay schedule, and the loop behind examples/train.py (`trainer.train`)."""
 
 from .losses import (
+    MuLanLoss,
     TextNegatives,
     contrastive_loss,
     gather_with_grad,
@@ -13,6 +14,7 @@ from .losses import (
 from .schedules import step_decay_factor, step_decay_schedule
 
 __all__ = [
+    "MuLanLoss",
     "TextNegatives",
     "contrastive_loss",
     "gather_with_grad",

@@ -9,12 +9,14 @@ Duplicate-aware: in a batch drawn from tags several pairs share a text ("rock"),
 such pairs are positives of each other, not negatives. They are masked out of the softmax denominators.
 """
 
-import hashlib
 from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
+
+from ..data.streams import string_id, text_ids  # noqa: F401  (the collator's group ids; re-exported)
 
 
 def is_distributed() -> bool:
@@ -37,20 +39,6 @@ def gather_ids(ids: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(ids) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, ids.contiguous())
     return torch.cat(parts)
-
-
-def text_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """One int64 id per text: equal for equal token sequences (padding ignored)."""
-    ids = []
-    for i, row in enumerate(input_ids.tolist()):
-        length = int(attention_mask[i].sum()) if attention_mask is not None else len(row)
-        ids.append(string_id(" ".join(map(str, row[:length]))))
-    return torch.tensor(ids, dtype=torch.long, device=input_ids.device)
-
-
-def string_id(value: str) -> int:
-    """A stable 63-bit id of a string (for recording ids and texts)."""
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little") >> 1
 
 
 def positive_mask(text_group: torch.Tensor | None, audio_group: torch.Tensor | None, size: int, device) -> torch.Tensor:
@@ -139,3 +127,40 @@ def sigmoid_loss(
         extra, keep = _negative_logits(audio_all, positives, logit_scale, negatives)
         loss = loss - (F.logsigmoid(-(extra + logit_bias)) * keep).sum()
     return loss / logits.shape[0]
+
+
+class MuLanLoss(nn.Module):
+    """The training objective, the one place it is computed: the paper's symmetric InfoNCE (`kind="contrastive"`)
+    or SigLIP's pairwise sigmoid loss (`kind="sigmoid"`), over the global batch (every rank's pairs gathered with
+    gradients, as open_clip's `ClipLoss` with `gather_with_grad`), with duplicate pairs (the collator's
+    `text_group` / `audio_group` ids) kept out of each other's negatives unless `mask_duplicates=False`, and
+    counterfactual text negatives. The temperature and the sigmoid bias are the model's parameters (`logit_scale`,
+    `logit_bias`), so `save_pretrained` and accelerate's checkpoints carry them; the loss holds no state."""
+
+    def __init__(self, kind: str = "contrastive", mask_duplicates: bool = True):
+        super().__init__()
+        if kind not in ("contrastive", "sigmoid"):
+            raise ValueError(f"Unknown loss {kind!r}: use 'contrastive' (the paper's InfoNCE) or 'sigmoid' (SigLIP).")
+        self.kind = kind
+        self.mask_duplicates = mask_duplicates
+
+    def forward(
+        self,
+        audio_embeds: torch.Tensor,
+        text_embeds: torch.Tensor,
+        logit_scale: torch.Tensor,
+        logit_bias: torch.Tensor | None = None,
+        text_group: torch.Tensor | None = None,
+        audio_group: torch.Tensor | None = None,
+        negatives: TextNegatives | None = None,
+    ) -> torch.Tensor:
+        if not self.mask_duplicates:
+            text_group = audio_group = None
+        if self.kind == "sigmoid":
+            if logit_bias is None:
+                raise ValueError(
+                    "The sigmoid loss needs the model's logit_bias: build the model with "
+                    "MuLanConfig(logit_bias_init_value=-10.0) (what `--loss sigmoid` does)."
+                )
+            return sigmoid_loss(audio_embeds, text_embeds, logit_scale, logit_bias, text_group, audio_group, negatives)
+        return contrastive_loss(audio_embeds, text_embeds, logit_scale, text_group, audio_group, negatives)

@@ -30,7 +30,7 @@ from ..data.streams import (
 )
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
-from .losses import TextNegatives, contrastive_loss, sigmoid_loss, string_id, text_ids
+from .losses import MuLanLoss, TextNegatives
 from .schedules import step_decay_schedule
 
 logger = logging.get_logger(__name__)
@@ -301,6 +301,7 @@ def train(args: TrainingArguments) -> dict:
     state.update(saved.get("state", {}))
     set_stream_epoch(stream, state["epoch"])
     collator = MuLanCollator(processor, text_negatives=args.text_negatives)
+    loss_fn = MuLanLoss(args.loss, args.mask_duplicates)
     # torchdata's StatefulDataLoader: its state covers the stream's position inside every worker process, so a
     # resumed run continues with the next unseen window even when DataLoader workers decode and augment.
     loader = StatefulDataLoader(stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers)
@@ -336,33 +337,28 @@ def train(args: TrainingArguments) -> dict:
         for reason, count in batch.pop("skipped").items():
             state["skipped"][reason] += count
         sources = batch.pop("sources")
-        recordings = batch.pop("recordings", [])
+        batch.pop("recordings", None)
         if len(sources) < 2:
             continue
         with accelerator.accumulate(model):
             inputs = {k: v.to(accelerator.device) for k, v in batch.items()}
-            negative_mask = inputs.pop("negative_mask", None)
+            groups = {name: inputs.pop(name, None) for name in ("text_group", "audio_group")}
+            negative_mask, negative_group = inputs.pop("negative_mask", None), inputs.pop("negative_group", None)
             output = model(**inputs)
             pairs = len(sources)  # text rows past the pairs' own are counterfactual negatives
-            text_embeds = output.text_embeds[:pairs]
-            text_group = audio_group = negatives = None
-            if args.mask_duplicates or negative_mask is not None:
-                all_text_ids = text_ids(inputs["input_ids"], inputs.get("attention_mask"))
-            if args.mask_duplicates:  # equal texts and windows of one recording are not negatives of each other
-                text_group = all_text_ids[:pairs]
-                if recordings and all(recordings):
-                    audio_group = torch.tensor([string_id(r) for r in recordings], device=accelerator.device)
+            negatives = None
             if negative_mask is not None:
                 negatives = TextNegatives(
-                    output.text_embeds[pairs:], negative_mask, all_text_ids[pairs:], all_text_ids[:pairs]
+                    output.text_embeds[pairs:], negative_mask, negative_group, groups["text_group"]
                 )
-            scale = unwrapped.logit_scale
-            if args.loss == "sigmoid":
-                loss = sigmoid_loss(
-                    output.audio_embeds, text_embeds, scale, unwrapped.logit_bias, text_group, audio_group, negatives
-                )
-            else:
-                loss = contrastive_loss(output.audio_embeds, text_embeds, scale, text_group, audio_group, negatives)
+            loss = loss_fn(
+                output.audio_embeds,
+                output.text_embeds[:pairs],
+                unwrapped.logit_scale,
+                getattr(unwrapped, "logit_bias", None),
+                negatives=negatives,
+                **groups,
+            )
             if not torch.isfinite(loss):
                 state["bad_steps"] += 1
                 optimizer.zero_grad()
