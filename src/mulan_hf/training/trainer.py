@@ -277,11 +277,13 @@ def train(args: TrainingArguments) -> dict:
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model)
 
+    # The window and the rate are the feature extractor's: the stream decodes what the model will read.
     window = args.window_seconds or processor.feature_extractor.window_seconds
     stream = build_training_stream(
         args.data,
         _sources(args),
         audio_column=args.audio_column,
+        sampling_rate=processor.feature_extractor.sampling_rate,
         window_seconds=window,
         seed=args.seed,
         rank=accelerator.process_index,
