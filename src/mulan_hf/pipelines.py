@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
-from transformers.pipelines.audio_classification import ffmpeg_read
 from transformers.pipelines.zero_shot_audio_classification import ZeroShotAudioClassificationPipeline
+
+from .audio_io import decode_audio
 
 TASK = "zero-shot-audio-classification"
 STOCK_TEMPLATE = "This is a sound of {}."
@@ -43,11 +44,8 @@ class MuLanZeroShotAudioClassificationPipeline(ZeroShotAudioClassificationPipeli
                 raise ValueError("An audio dict needs 'array' (or 'raw') and 'sampling_rate' keys.")
             sampling_rate = audio["sampling_rate"]
             audio = audio["array"] if "array" in audio else audio["raw"]
-        if isinstance(audio, str):
-            with open(audio, "rb") as f:
-                audio = f.read()
-        if isinstance(audio, bytes):
-            audio = ffmpeg_read(audio, sampling_rate)
+        if isinstance(audio, (str, bytes)):  # a file's path or its bytes: decoded at the extractor's rate
+            audio = decode_audio(audio, sampling_rate)
         if not isinstance(audio, (np.ndarray, torch.Tensor)):
             raise TypeError(f"Expected audio as an array, a file path, bytes or a dict, got {type(audio).__name__}.")
 

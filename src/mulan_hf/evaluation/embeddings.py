@@ -11,7 +11,7 @@ import torch
 from datasets import Audio, Dataset, load_from_disk
 from transformers.utils import logging
 
-from ..data.streams import open_audio
+from ..data.streams import decode_audio
 
 logger = logging.get_logger(__name__)
 
@@ -49,10 +49,7 @@ def _decode_clip(audio, sampling_rate: int) -> np.ndarray:
     source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
     if source is None:
         raise ValueError("no audio bytes or path")
-    samples = open_audio(source, sampling_rate).get_all_samples().data[0].numpy()
-    if samples.size == 0:
-        raise ValueError("empty audio")
-    return samples
+    return decode_audio(source, sampling_rate)
 
 
 def embed_audio(
