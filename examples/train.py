@@ -16,8 +16,111 @@ import json
 import sys
 import types
 import typing
+from pathlib import Path
 
-from mulan_hf.training.trainer import TrainingArguments, resolve_arguments, train
+import torch
+from tqdm.auto import tqdm
+
+from mulan_hf.data import set_stream_epoch
+from mulan_hf.training import MuLanLoss
+from mulan_hf.training.trainer import (
+    TrainingArguments,
+    batch_loss,
+    ensure_corpus,
+    find_resume_point,
+    finish,
+    init_trackers,
+    loss_is_finite,
+    make_accelerator,
+    make_loader,
+    make_optimizer,
+    make_stream,
+    prepare_model,
+    resolve_arguments,
+    save_checkpoint,
+    step_record,
+    train_mode,
+    validation_roc_auc,
+)
+
+
+def train(args: TrainingArguments) -> dict:
+    """The whole run: returns the summary (with `model_dir` on the main process)."""
+    # Accelerator, data, model + processor, optimiser + schedule.
+    accelerator = make_accelerator(args)
+    ensure_corpus(args, accelerator)
+    model, processor = prepare_model(args, accelerator)
+    optimizer, schedule = make_optimizer(model, args)
+    model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
+    unwrapped = accelerator.unwrap_model(model)
+    loss_fn = MuLanLoss(args.loss, args.mask_duplicates)
+
+    # Stream + loader, and the checkpoint to resume from (the loader's position, then the RNG states: iterating
+    # the loader draws worker seeds from torch's RNG, so it starts before the saved states are restored).
+    stream = make_stream(args, processor, accelerator)
+    checkpoint, state, saved = find_resume_point(args)
+    set_stream_epoch(stream, state["epoch"])
+    loader = make_loader(stream, processor, args, saved, accelerator.process_index)
+    batches = iter(loader)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        accelerator.print(f"Resumed from {checkpoint} at step {state['step']}.")
+    init_trackers(accelerator, args)
+
+    # The loop: a batch, a step (skipped if the loss is not finite), logging, validation, checkpoints.
+    main_process = accelerator.is_main_process
+    progress = tqdm(total=args.max_steps, initial=state["step"], desc="Training", disable=not main_process)
+    validation: dict[str, float] = {}
+    train_mode(unwrapped, args)
+    while state["step"] < args.max_steps:
+        try:
+            batch = next(batches)
+        except StopIteration:  # next epoch: reshuffle, draw new windows
+            state["epoch"] += 1
+            set_stream_epoch(stream, state["epoch"])
+            batches = iter(loader)
+            continue
+        for reason, count in batch.pop("skipped").items():
+            state["skipped"][reason] += count
+        pairs = len(batch.pop("sources"))
+        batch.pop("recordings", None)
+        if pairs < 2:
+            continue
+        with accelerator.accumulate(model):
+            loss = batch_loss(model, unwrapped, batch, loss_fn, accelerator.device)
+            if not loss_is_finite(loss, state, args.max_bad_steps):  # raises after max_bad_steps in a row
+                optimizer.zero_grad()
+                continue
+            accelerator.backward(loss)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                unwrapped.logit_scale.clamp_(0, args.max_logit_scale)
+        if not accelerator.sync_gradients:
+            continue
+        state["step"] += 1
+        state["examples"] += pairs * accelerator.num_processes
+        record = step_record(state, loss, unwrapped, schedule)
+        progress.update(1)
+        record["examples_per_second"] = (progress.format_dict.get("rate") or 0.0) * pairs * accelerator.num_processes
+        progress.set_postfix({k: f"{record[k]:.3f}" for k in ("loss", "temperature", "examples_per_second")})
+        if args.eval_steps and state["step"] % args.eval_steps == 0 and main_process:
+            model.eval()
+            validation = validation_roc_auc(unwrapped, processor, args)
+            record.update(validation)
+            train_mode(unwrapped, args)
+        if main_process:
+            with open(Path(args.output_dir) / "loss_history.jsonl", "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+        if args.log_with:
+            accelerator.log(record, step=state["step"])
+        if args.save_steps and state["step"] % args.save_steps == 0:
+            save_checkpoint(accelerator, Path(args.output_dir), state, loader, args.save_total_limit)
+    progress.close()
+
+    # Save, test, calibrate, card, push.
+    return finish(accelerator, unwrapped, processor, args, state, validation)
 
 
 def parse(argv: list[str] | None = None) -> TrainingArguments:
@@ -61,7 +164,8 @@ def show_held_back_clips(model_dir: str, data: str, count: int = 3) -> None:
 
     tagger = pipeline("zero-shot-audio-classification", model=model_dir)
     labels = sorted(INSTRUMENTS) + sorted(style.name for style in STYLES)
-    clips = load_dataset("audiofolder", data_dir=data, split="test").select(range(count))
+    test = load_dataset("audiofolder", data_dir=data, split="test")
+    clips = test.select(range(min(count, len(test))))
     print("\nHeld-back clips (test split), top 5 of instruments + styles:")
     for clip in clips:
         audio = clip["audio"].get_all_samples()

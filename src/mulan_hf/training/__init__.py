@@ -1,5 +1,6 @@
 """Training pieces: the loss (`MuLanLoss`: global-batch InfoNCE or sigmoid, duplicate-aware, with optional
-counterfactual text negatives), the step-decay schedule, and the loop behind examples/train.py (`trainer.train`)."""
+counterfactual text negatives), the step-decay schedule, and `trainer`'s building blocks of examples/train.py's
+loop."""
 
 from .losses import (
     MuLanLoss,

@@ -1,6 +1,7 @@
-"""The MuLan training loop with accelerate: global-batch contrastive loss, Adam with the paper's step decay,
-checkpoints every N steps that a killed run resumes from, a NaN/Inf guard, progress and tracker logging, periodic
-zero-shot validation, and at the end `save_pretrained` of the model and processor with a model card."""
+"""The reusable parts of MuLan training with accelerate (the loop itself is examples/train.py, read top to bottom):
+arguments and presets, the model and processor a preset builds, the optimiser with the paper's step decay, the
+training stream and its resumable loader, checkpoints that a killed run resumes from, one batch's loss, periodic
+zero-shot validation, and the end of a run (save_pretrained, test figures, calibration, model card, push)."""
 
 import importlib.resources
 import importlib.util
@@ -26,7 +27,6 @@ from ..data.streams import (
     TextSource,
     build_training_stream,
     default_sources,
-    set_stream_epoch,
 )
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
@@ -227,11 +227,12 @@ def resolve_arguments(given: dict) -> TrainingArguments:
     return args
 
 
-def train(args: TrainingArguments) -> dict:
-    """Run training; returns a summary (steps, last loss, validation figures, output folder)."""
+def make_accelerator(args: TrainingArguments):
+    """The Accelerator of a run (trackers' logs under the output folder), the seed, and on CPU the threads per
+    process: `accelerate launch` without --cpu sets OMP_NUM_THREADS=1 (a quarter or half of a small machine), so
+    each process gets the cores it may run on, shared among the processes of this machine, unless told otherwise."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
-    from tqdm.auto import tqdm
 
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
@@ -243,13 +244,16 @@ def train(args: TrainingArguments) -> dict:
     )
     set_seed(args.seed)
     if accelerator.device.type == "cpu":
-        # `accelerate launch` without --cpu sets OMP_NUM_THREADS=1 (a quarter or half of a small machine); use the
-        # cores this process may run on, shared among the processes of this machine, unless told otherwise.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", accelerator.num_processes))
         threads = args.cpu_threads or max(1, cores // local_processes)
         torch.set_num_threads(threads)
         logger.info(f"CPU training with {threads} threads per process.")
+    return accelerator
+
+
+def ensure_corpus(args: TrainingArguments, accelerator) -> None:
+    """Render the embedded corpus into `args.data` when it is missing (main process; the others wait)."""
     if args.make_corpus_recordings and not os.path.exists(args.data) and accelerator.is_main_process:
         from ..data.corpus import make_corpus
 
@@ -257,40 +261,51 @@ def train(args: TrainingArguments) -> dict:
         make_corpus(args.data, args.make_corpus_recordings, seed=args.seed, sample_sets=args.sample_sets)
     accelerator.wait_for_everyone()
 
+
+def prepare_model(args: TrainingArguments, accelerator) -> tuple[MuLanModel, MuLanProcessor]:
+    """The preset's model and processor, set up for training: locked towers frozen, activation checkpointing if
+    asked, and a ResNet tower in channels-last memory on CPU (oneDNN: 1.4x the step in fp32, measured)."""
     model, processor = build_model_and_processor(args)
     if model.config.audio_tower_type == "resnet" and accelerator.device.type == "cpu":
-        # oneDNN's channels-last convolutions: 1.4x the step in fp32 and 1.2x more in bf16 on this CPU (measured);
-        # the weights keep their values and save as usual.
         model.audio_model.to(memory_format=torch.channels_last)
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
     lock_towers(model, args)
+    return model, processor
+
+
+def make_optimizer(model: MuLanModel, args: TrainingArguments):
+    """AdamW in two groups, the audio side (tower, projections, temperature: fast) and the pretrained text tower
+    (slow), with the paper's step-decay schedule after a warm-up."""
     text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
     other_parameters = [p for n, p in model.named_parameters() if not n.startswith("text_model.") and p.requires_grad]
-    # The audio tower (from scratch in the tiny preset), projections and temperature learn fast; the pretrained
-    # text tower slowly.
     groups = [{"params": other_parameters, "lr": args.learning_rate}]
     if text_parameters:
         groups.append({"params": text_parameters, "lr": args.text_learning_rate})
     optimizer = torch.optim.AdamW(groups, weight_decay=args.weight_decay)
-    schedule = step_decay_schedule(optimizer, args.warmup_steps, args.decay_every, args.decay)
-    model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
-    unwrapped = accelerator.unwrap_model(model)
+    return optimizer, step_decay_schedule(optimizer, args.warmup_steps, args.decay_every, args.decay)
 
-    # The window and the rate are the feature extractor's: the stream decodes what the model will read.
-    window = args.window_seconds or processor.feature_extractor.window_seconds
-    stream = build_training_stream(
+
+def make_stream(args: TrainingArguments, processor: MuLanProcessor, accelerator):
+    """This process's training stream. The window and the rate are the feature extractor's: the stream decodes what
+    the model will read."""
+    return build_training_stream(
         args.data,
         _sources(args),
         audio_column=args.audio_column,
         sampling_rate=processor.feature_extractor.sampling_rate,
-        window_seconds=window,
+        window_seconds=args.window_seconds or processor.feature_extractor.window_seconds,
         seed=args.seed,
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
         augmentation=None if args.augmentation is None else AudioAugmentation.from_dict(args.augmentation),
         exclude={"soundfont": [args.holdout_sample_set]} if args.holdout_sample_set else None,
     )
+
+
+def find_resume_point(args: TrainingArguments) -> tuple[Path | None, dict, dict]:
+    """(checkpoint folder or None, the counters to start from, the checkpoint's saved trainer state)."""
+    output_dir = Path(args.output_dir)
     state = {"step": 0, "epoch": 0, "examples": 0, "skipped": dict.fromkeys(SKIP_REASONS, 0), "bad_steps": 0}
     checkpoint = (
         latest_checkpoint(output_dir)
@@ -301,115 +316,81 @@ def train(args: TrainingArguments) -> dict:
         logger.warning(f"No checkpoint in {output_dir / 'checkpoints'}: starting from step 0.")
     saved = json.loads((checkpoint / "trainer_state.json").read_text()) if checkpoint is not None else {}
     state.update(saved.get("state", {}))
-    set_stream_epoch(stream, state["epoch"])
+    return checkpoint, state, saved
+
+
+def make_loader(stream, processor: MuLanProcessor, args: TrainingArguments, saved: dict, rank: int):
+    """torchdata's StatefulDataLoader over the stream with the MuLan collator. Its state covers the stream's
+    position inside every worker process, so a resumed run continues with the next unseen window even when
+    DataLoader workers decode and augment."""
     collator = MuLanCollator(processor, text_negatives=args.text_negatives)
-    loss_fn = MuLanLoss(args.loss, args.mask_duplicates)
-    # torchdata's StatefulDataLoader: its state covers the stream's position inside every worker process, so a
-    # resumed run continues with the next unseen window even when DataLoader workers decode and augment.
     loader = StatefulDataLoader(stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers)
     if "loader" in saved:
-        loader.load_state_dict(saved["loader"][accelerator.process_index])
+        loader.load_state_dict(saved["loader"][rank])
     elif "stream" in saved:  # a checkpoint from before the StatefulDataLoader: the stream's own state (no workers)
-        stream.load_state_dict(saved["stream"][accelerator.process_index])
-    batches = iter(loader)  # draws from torch's RNG (worker seeds): before the checkpoint's RNG states are restored
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        accelerator.print(f"Resumed from {checkpoint} at step {state['step']}.")
+        stream.load_state_dict(saved["stream"][rank])
+    return loader
+
+
+def init_trackers(accelerator, args: TrainingArguments) -> None:
+    """The run's hyperparameters to the trackers (TensorBoard's hparams take scalars: lists and dicts as JSON)."""
     if accelerator.is_main_process and args.log_with:
-        # TensorBoard's hparams take scalars only: lists and dicts (sources, augmentation) go in as JSON text.
         config = {
             k: v if v is None or isinstance(v, (int, float, str, bool)) else json.dumps(v)
             for k, v in asdict(args).items()
         }
         accelerator.init_trackers("mulan", config=config)
-    history_path = output_dir / "loss_history.jsonl"
-    progress = tqdm(
-        total=args.max_steps, initial=state["step"], desc="Training", disable=not accelerator.is_local_main_process
-    )
-    validation: dict[str, float] = {}
-    train_mode(unwrapped, args)
-    while state["step"] < args.max_steps:
-        try:
-            batch = next(batches)
-        except StopIteration:  # next epoch: reshuffle
-            state["epoch"] += 1
-            set_stream_epoch(stream, state["epoch"])
-            batches = iter(loader)
-            continue
-        for reason, count in batch.pop("skipped").items():
-            state["skipped"][reason] += count
-        sources = batch.pop("sources")
-        batch.pop("recordings", None)
-        if len(sources) < 2:
-            continue
-        with accelerator.accumulate(model):
-            inputs = {k: v.to(accelerator.device) for k, v in batch.items()}
-            groups = {name: inputs.pop(name, None) for name in ("text_group", "audio_group")}
-            negative_mask, negative_group = inputs.pop("negative_mask", None), inputs.pop("negative_group", None)
-            output = model(**inputs)
-            pairs = len(sources)  # text rows past the pairs' own are counterfactual negatives
-            negatives = None
-            if negative_mask is not None:
-                negatives = TextNegatives(
-                    output.text_embeds[pairs:], negative_mask, negative_group, groups["text_group"]
-                )
-            loss = loss_fn(
-                output.audio_embeds,
-                output.text_embeds[:pairs],
-                unwrapped.logit_scale,
-                getattr(unwrapped, "logit_bias", None),
-                negatives=negatives,
-                **groups,
-            )
-            if not torch.isfinite(loss):
-                state["bad_steps"] += 1
-                optimizer.zero_grad()
-                if state["bad_steps"] >= args.max_bad_steps:
-                    raise RuntimeError(
-                        f"The loss was NaN/Inf in {state['bad_steps']} steps in a row: lower the "
-                        "learning rate or use --mixed_precision no."
-                    )
-                continue
-            state["bad_steps"] = 0
-            accelerator.backward(loss)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            with torch.no_grad():
-                unwrapped.logit_scale.clamp_(0, args.max_logit_scale)
-        if not accelerator.sync_gradients:
-            continue
-        state["step"] += 1
-        state["examples"] += len(sources) * accelerator.num_processes
-        record = {
-            "step": state["step"],
-            "loss": loss.item(),
-            "temperature": float(torch.exp(-unwrapped.logit_scale.detach())),
-            "lr": schedule.get_last_lr()[0],
-            **{f"skipped/{k}": v for k, v in state["skipped"].items()},
-        }
-        progress.update(1)
-        rate = progress.format_dict.get("rate") or 0.0  # steps/s (smoothed by tqdm)
-        examples_per_second = rate * len(sources) * accelerator.num_processes
-        progress.set_postfix(
-            loss=f"{record['loss']:.3f}", temperature=f"{record['temperature']:.3f}", ex_s=f"{examples_per_second:.1f}"
-        )
-        record["examples_per_second"] = examples_per_second
-        if args.eval_steps and state["step"] % args.eval_steps == 0 and accelerator.is_main_process:
-            model.eval()
-            validation = validation_roc_auc(unwrapped, processor, args)
-            record.update(validation)
-            train_mode(unwrapped, args)
-        if accelerator.is_main_process:
-            with open(history_path, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
-        if args.log_with:
-            accelerator.log(record, step=state["step"])
-        if args.save_steps and state["step"] % args.save_steps == 0:
-            save_checkpoint(accelerator, output_dir, state, loader, args.save_total_limit)
-    progress.close()
 
+
+def batch_loss(model, unwrapped: MuLanModel, batch: dict, loss_fn: MuLanLoss, device) -> torch.Tensor:
+    """One batch of the collator through the (prepared) model and the loss; `unwrapped` holds the temperature and
+    the bias. Text rows past the pairs' own are the counterfactual negatives."""
+    inputs = {k: v.to(device) for k, v in batch.items()}
+    groups = {name: inputs.pop(name, None) for name in ("text_group", "audio_group")}
+    negative_mask, negative_group = inputs.pop("negative_mask", None), inputs.pop("negative_group", None)
+    output = model(**inputs)
+    pairs = inputs["input_features"].shape[0]
+    negatives = None
+    if negative_mask is not None:
+        negatives = TextNegatives(output.text_embeds[pairs:], negative_mask, negative_group, groups["text_group"])
+    bias = getattr(unwrapped, "logit_bias", None)
+    text = output.text_embeds[:pairs]
+    return loss_fn(output.audio_embeds, text, unwrapped.logit_scale, bias, negatives=negatives, **groups)
+
+
+def loss_is_finite(loss: torch.Tensor, state: dict, max_bad_steps: int) -> bool:
+    """Counts non-finite losses in a row in `state["bad_steps"]` (their steps are skipped); after `max_bad_steps`
+    in a row, stops the run with what to do."""
+    if bool(torch.isfinite(loss)):
+        state["bad_steps"] = 0
+        return True
+    state["bad_steps"] += 1
+    if state["bad_steps"] >= max_bad_steps:
+        raise RuntimeError(
+            f"The loss was NaN/Inf in {state['bad_steps']} steps in a row: lower the learning rate or use "
+            "--mixed_precision no."
+        )
+    return False
+
+
+def step_record(state: dict, loss: torch.Tensor, model: MuLanModel, schedule) -> dict:
+    """The figures logged after an optimiser step (loss, temperature, learning rate, skipped records)."""
+    return {
+        "step": state["step"],
+        "loss": loss.item(),
+        "temperature": float(torch.exp(-model.logit_scale.detach())),
+        "lr": schedule.get_last_lr()[0],
+        **{f"skipped/{k}": v for k, v in state["skipped"].items()},
+    }
+
+
+def finish(accelerator, model: MuLanModel, processor: MuLanProcessor, args: TrainingArguments, state: dict,
+           validation: dict) -> dict:  # fmt: skip
+    """After the last step: save model + processor, validate (if never done), zero-shot tag the test split and the
+    held-out sample set, fit calibration.json, write the model card and summary.json, push if asked. Returns the
+    summary (with `model_dir` on the main process)."""
     accelerator.wait_for_everyone()
+    output_dir = Path(args.output_dir)
     summary = {
         "steps": state["step"],
         "examples": state["examples"],
@@ -420,15 +401,14 @@ def train(args: TrainingArguments) -> dict:
     if accelerator.is_main_process:
         final = output_dir / "model"
         summary["model_dir"] = str(final)
-        unwrapped.save_pretrained(final)
+        model.save_pretrained(final)
         processor.save_pretrained(final)
         if not validation:
-            validation = validation_roc_auc(unwrapped, processor, args)
-            summary["validation"] = validation
+            summary["validation"] = validation_roc_auc(model, processor, args)
         if args.test_at_end:
             accelerator.print("Zero-shot tagging the test split and the held-out sample set ...")
-            summary.update(final_corpus_scores(unwrapped, processor, args))
-            summary["calibration"] = calibrate_on_validation(unwrapped, processor, args, final)
+            summary.update(final_corpus_scores(model, processor, args))
+            summary["calibration"] = calibrate_on_validation(model, processor, args, final)
         from ..hub import write_model_card
 
         write_model_card(final, args, summary)
