@@ -26,7 +26,7 @@ from transformers import AutoTokenizer
 from mulan_hf import MuLanFeatureExtractor, MuLanProcessor
 from mulan_hf.data.corpus import make_corpus
 from mulan_hf.data.streams import MuLanCollator, build_training_stream, open_audio
-from mulan_hf.presets import packaged_text_model_path
+from mulan_hf.packaged import packaged_text_model_path
 
 WINDOW_SECONDS = 10.24
 
@@ -89,7 +89,7 @@ def tiny_training_rate(batch_size: int, steps: int = 3) -> float:
     from transformers import ASTModel
 
     from mulan_hf import MuLanModel
-    from mulan_hf.presets import tiny_ast_config
+    from mulan_hf.packaged import tiny_ast_config
 
     with tempfile.TemporaryDirectory() as folder:
         ASTModel(tiny_ast_config()).save_pretrained(folder)

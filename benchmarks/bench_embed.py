@@ -26,7 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from mulan_hf import MuLanConfig, MuLanModel
-from mulan_hf.presets import tiny_ast_config
+from mulan_hf.packaged import tiny_ast_config
 
 
 def peak_matmul(size: int = 2048):

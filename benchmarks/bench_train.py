@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_embed import count_flops, peak_matmul  # noqa: E402
 
 from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel  # noqa: E402
-from mulan_hf.presets import tiny_ast_config  # noqa: E402
+from mulan_hf.packaged import tiny_ast_config  # noqa: E402
 from mulan_hf.training import contrastive_loss  # noqa: E402
 
 SAMPLING_RATE = 16000

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from mulan_hf.data import set_stream_epoch
 from mulan_hf.training import MuLanLoss
 from mulan_hf.training.trainer import (
-    TrainingArguments,
+    MuLanTrainingArguments,
     batch_loss,
     ensure_corpus,
     find_resume_point,
@@ -44,7 +44,7 @@ from mulan_hf.training.trainer import (
 )
 
 
-def train(args: TrainingArguments) -> dict:
+def train(args: MuLanTrainingArguments) -> dict:
     """The whole run: returns the summary (with `model_dir` on the main process)."""
     # Accelerator, data, model + processor, optimiser + schedule.
     accelerator = make_accelerator(args)
@@ -123,10 +123,10 @@ def train(args: TrainingArguments) -> dict:
     return finish(accelerator, unwrapped, processor, args, state, validation)
 
 
-def parse(argv: list[str] | None = None) -> TrainingArguments:
+def parse(argv: list[str] | None = None) -> MuLanTrainingArguments:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    hints = typing.get_type_hints(TrainingArguments)
-    for field in dataclasses.fields(TrainingArguments):
+    hints = typing.get_type_hints(MuLanTrainingArguments)
+    for field in dataclasses.fields(MuLanTrainingArguments):
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         common = {"default": argparse.SUPPRESS, "help": f"default {default}"}  # only given flags override the preset
         kind = _flag_type(hints[field.name])

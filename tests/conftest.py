@@ -11,8 +11,8 @@ import torch
 from transformers import ASTConfig, AutoTokenizer, BertConfig
 
 import mulan_hf
-from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel, MuLanProcessor, presets
-from mulan_hf.presets import packaged_text_model_path
+from mulan_hf import MuLanConfig, MuLanFeatureExtractor, MuLanModel, MuLanProcessor, packaged
+from mulan_hf.packaged import packaged_text_model_path
 
 SAMPLING_RATE = 16000
 TINY_MEL_BINS = 32
@@ -21,7 +21,7 @@ TINY_WINDOW_FRAMES = 128  # 1.28 s windows keep the tests fast
 
 def tiny_ast_config(**overrides) -> ASTConfig:
     sizes = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
-    return presets.tiny_ast_config(TINY_MEL_BINS, TINY_WINDOW_FRAMES, **{**sizes, **overrides})
+    return packaged.tiny_ast_config(TINY_MEL_BINS, TINY_WINDOW_FRAMES, **{**sizes, **overrides})
 
 
 def tiny_bert_config(vocab_size: int) -> BertConfig:

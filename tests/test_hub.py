@@ -12,7 +12,7 @@ from hub_stand_in import HubStandIn  # tests/hub_stand_in.py
 
 from mulan_hf.cli import main
 from mulan_hf.hub import stage_model_repo, stage_space_repo, upload_repo, write_model_card
-from mulan_hf.training.trainer import TrainingArguments
+from mulan_hf.training.trainer import MuLanTrainingArguments
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_model_card_has_the_hub_metadata_and_the_figures(tmp_path):
-    args = TrainingArguments(output_dir=str(tmp_path), hub_model_id="someone/mulan-tiny", max_steps=300)
+    args = MuLanTrainingArguments(output_dir=str(tmp_path), hub_model_id="someone/mulan-tiny", max_steps=300)
     summary = {
         "steps": 300,
         "examples": 4800,

@@ -19,7 +19,7 @@ from mulan_hf.modeling.convert_musicnn import (
     read_tf_checkpoint,
     save_packaged_musicnn,
 )
-from mulan_hf.presets import packaged_text_model_path
+from mulan_hf.packaged import packaged_text_model_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MUSICNN_FRONTEND = dict(
@@ -108,14 +108,14 @@ def test_musicnn_hidden_states_are_its_layers():
 
 
 def test_lock_towers_trains_only_the_named_audio_layers_and_refuses_unknown_ones(musicnn_folder):
-    from mulan_hf.training.trainer import TrainingArguments, lock_towers
+    from mulan_hf.training.trainer import MuLanTrainingArguments, lock_towers
 
     model = MuLanModel.from_audio_text_pretrained(str(musicnn_folder), packaged_text_model_path())
-    lock_towers(model, TrainingArguments(lock_audio_tower=True, audio_trainable_layers=["midend"]))
+    lock_towers(model, MuLanTrainingArguments(lock_audio_tower=True, audio_trainable_layers=["midend"]))
     trained = {n.split(".")[0] for n, p in model.audio_model.named_parameters() if p.requires_grad}
     assert trained == {"midend"}
     with pytest.raises(ValueError, match=r"\['mid_end'\] name no parameter.*'frontend', 'midend', 'pool_norm'"):
-        lock_towers(model, TrainingArguments(lock_audio_tower=True, audio_trainable_layers=["mid_end"]))
+        lock_towers(model, MuLanTrainingArguments(lock_audio_tower=True, audio_trainable_layers=["mid_end"]))
 
 
 def test_musicnn_frontend_settings_match_torchaudio_and_refuse_unknown_names():

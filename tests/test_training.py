@@ -322,7 +322,7 @@ def test_resnet_preset_with_a_locked_text_tower_trains_and_reports_the_test_spli
     from safetensors.torch import load_file
 
     from mulan_hf import MuLanModel
-    from mulan_hf.presets import packaged_text_model_path
+    from mulan_hf.packaged import packaged_text_model_path
 
     preset = {
         "audio_tower": "resnet",

@@ -13,7 +13,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from transformers import pipeline
 
     from mulan_hf.data import example_pieces, render, write_wav
-    from mulan_hf.presets import tiny_model_and_processor
+    from mulan_hf.packaged import tiny_model_and_processor
 
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     if not labels:

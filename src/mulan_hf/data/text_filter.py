@@ -126,7 +126,7 @@ def train_music_text_classifier(
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
-    from ..presets import packaged_text_model_path
+    from ..packaged import packaged_text_model_path
 
     set_seed(seed)
     base_model = base_model or packaged_text_model_path()

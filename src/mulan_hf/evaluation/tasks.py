@@ -172,7 +172,7 @@ def text_triplets(
 ) -> EvaluationReport:
     """Accuracy of (anchor, positive, negative) triplets with MuLan's text tower alone, and with a baseline text
     encoder (default: the packaged MiniLM, mean-pooled) scored the same way."""
-    from ..presets import packaged_text_model_path
+    from ..packaged import packaged_text_model_path
 
     if not triplets:
         raise ValueError("No triplets given.")

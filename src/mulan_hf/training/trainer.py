@@ -37,7 +37,7 @@ logger = logging.get_logger(__name__)
 
 
 @dataclass
-class TrainingArguments:
+class MuLanTrainingArguments:
     output_dir: str = "outputs/mulan-tiny"
     preset: str | None = "tiny"  # a JSON file or a name in examples/configs (tiny, resnet-tiny, tiny-ast, ...)
     audio_model: str | None = None  # warm-start checkpoints (override the preset's)
@@ -99,11 +99,11 @@ def load_preset(preset: str | None) -> dict:
     return json.loads(path.read_text())
 
 
-def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLanProcessor]:
+def build_model_and_processor(args: MuLanTrainingArguments) -> tuple[MuLanModel, MuLanProcessor]:
     """From the preset: fresh towers built from configs, or warm-started ones (paths or Hub ids)."""
     from transformers import ASTConfig, ASTModel
 
-    from ..presets import packaged_text_model_path
+    from ..packaged import packaged_text_model_path
 
     preset = load_preset(args.preset)
     text_model = args.text_model or preset.get("text_model") or packaged_text_model_path()
@@ -114,7 +114,7 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
     if args.loss == "sigmoid":  # the bias is the model's: saved with it and in every checkpoint
         config_overrides.setdefault("logit_bias_init_value", -10.0)
     if audio_model == "packaged-musicnn":
-        from ..presets import packaged_audio_model_path
+        from ..packaged import packaged_audio_model_path
 
         audio_model = packaged_audio_model_path(Path(args.output_dir) / "audio-tower-init")
     if audio_model is None:
@@ -143,7 +143,7 @@ def build_model_and_processor(args: TrainingArguments) -> tuple[MuLanModel, MuLa
     return model, processor
 
 
-def lock_towers(model: MuLanModel, args: TrainingArguments) -> None:
+def lock_towers(model: MuLanModel, args: MuLanTrainingArguments) -> None:
     """Freeze what the recipe locks: the text tower, the audio tower but for `audio_trainable_layers`."""
     if args.lock_text_tower:
         model.text_model.requires_grad_(False)
@@ -161,14 +161,14 @@ def lock_towers(model: MuLanModel, args: TrainingArguments) -> None:
                 parameter.requires_grad_(True)
 
 
-def train_mode(model: MuLanModel, args: TrainingArguments) -> None:
+def train_mode(model: MuLanModel, args: MuLanTrainingArguments) -> None:
     """Training mode, except for a locked audio tower: its batch norms keep the pretrained statistics."""
     model.train()
     if args.lock_audio_tower:
         model.audio_model.eval()
 
 
-def _sources(args: TrainingArguments) -> list[TextSource]:
+def _sources(args: MuLanTrainingArguments) -> list[TextSource]:
     if not args.sources:
         return default_sources()
     return [
@@ -191,7 +191,7 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, float]:
+def validation_roc_auc(model, processor, args: MuLanTrainingArguments) -> dict[str, float]:
     """Zero-shot tagging figures on (the first `eval_clips` of) the validation split's trained-on sample sets."""
     exclude = [args.holdout_sample_set] if args.holdout_sample_set else None
     return corpus_tagging_scores(
@@ -199,23 +199,23 @@ def validation_roc_auc(model, processor, args: TrainingArguments) -> dict[str, f
     )
 
 
-def final_corpus_scores(model, processor, args: TrainingArguments) -> dict[str, dict[str, float]]:
+def final_corpus_scores(model, processor, args: MuLanTrainingArguments) -> dict[str, dict[str, float]]:
     """The test split and, with a held-out sample set, the in-distribution and held-out figures apart."""
     if not args.holdout_sample_set:
         return {"test": corpus_tagging_scores(model, processor, args.data, "test")}
     return transfer_scores(model, processor, args.data, args.holdout_sample_set)
 
 
-def resolve_arguments(given: dict) -> TrainingArguments:
-    """TrainingArguments from explicitly given values over the preset's "training" defaults over the dataclass's:
+def resolve_arguments(given: dict) -> MuLanTrainingArguments:
+    """MuLanTrainingArguments from explicitly given values over the preset's "training" defaults over the dataclass's:
     `tiny` brings the settings of its CPU recipe, a command-line flag still wins."""
-    preset = given.get("preset", TrainingArguments.preset)
+    preset = given.get("preset", MuLanTrainingArguments.preset)
     recipe = load_preset(preset).get("training", {})
-    known = {f.name for f in fields(TrainingArguments)}
+    known = {f.name for f in fields(MuLanTrainingArguments)}
     unknown = sorted(set(recipe) - known)
     if unknown:
         raise ValueError(f"The preset {preset!r} sets unknown training options {unknown}; known: {sorted(known)}.")
-    args = TrainingArguments(**{**recipe, **given})
+    args = MuLanTrainingArguments(**{**recipe, **given})
     if isinstance(args.holdout_sample_set, str) and args.holdout_sample_set.lower() in ("", "none"):
         args.holdout_sample_set = None  # `--holdout_sample_set none` trains on every sample set
     AudioAugmentation.from_dict(args.augmentation)  # refuse unknown names or impossible ranges before any work
@@ -227,7 +227,7 @@ def resolve_arguments(given: dict) -> TrainingArguments:
     return args
 
 
-def make_accelerator(args: TrainingArguments):
+def make_accelerator(args: MuLanTrainingArguments):
     """The Accelerator of a run (trackers' logs under the output folder), the seed, and on CPU the threads per
     process: `accelerate launch` without --cpu sets OMP_NUM_THREADS=1 (a quarter or half of a small machine), so
     each process gets the cores it may run on, shared among the processes of this machine, unless told otherwise."""
@@ -252,7 +252,7 @@ def make_accelerator(args: TrainingArguments):
     return accelerator
 
 
-def ensure_corpus(args: TrainingArguments, accelerator) -> None:
+def ensure_corpus(args: MuLanTrainingArguments, accelerator) -> None:
     """Render the embedded corpus into `args.data` when it is missing (main process; the others wait)."""
     if args.make_corpus_recordings and not os.path.exists(args.data) and accelerator.is_main_process:
         from ..data.corpus import make_corpus
@@ -262,7 +262,7 @@ def ensure_corpus(args: TrainingArguments, accelerator) -> None:
     accelerator.wait_for_everyone()
 
 
-def prepare_model(args: TrainingArguments, accelerator) -> tuple[MuLanModel, MuLanProcessor]:
+def prepare_model(args: MuLanTrainingArguments, accelerator) -> tuple[MuLanModel, MuLanProcessor]:
     """The preset's model and processor, set up for training: locked towers frozen, activation checkpointing if
     asked, and a ResNet tower in channels-last memory on CPU (oneDNN: 1.4x the step in fp32, measured)."""
     model, processor = build_model_and_processor(args)
@@ -274,7 +274,7 @@ def prepare_model(args: TrainingArguments, accelerator) -> tuple[MuLanModel, MuL
     return model, processor
 
 
-def make_optimizer(model: MuLanModel, args: TrainingArguments):
+def make_optimizer(model: MuLanModel, args: MuLanTrainingArguments):
     """AdamW in two groups, the audio side (tower, projections, temperature: fast) and the pretrained text tower
     (slow), with the paper's step-decay schedule after a warm-up."""
     text_parameters = [p for n, p in model.named_parameters() if n.startswith("text_model.") and p.requires_grad]
@@ -286,7 +286,7 @@ def make_optimizer(model: MuLanModel, args: TrainingArguments):
     return optimizer, step_decay_schedule(optimizer, args.warmup_steps, args.decay_every, args.decay)
 
 
-def make_stream(args: TrainingArguments, processor: MuLanProcessor, accelerator):
+def make_stream(args: MuLanTrainingArguments, processor: MuLanProcessor, accelerator):
     """This process's training stream. The window and the rate are the feature extractor's: the stream decodes what
     the model will read."""
     return build_training_stream(
@@ -303,7 +303,7 @@ def make_stream(args: TrainingArguments, processor: MuLanProcessor, accelerator)
     )
 
 
-def find_resume_point(args: TrainingArguments) -> tuple[Path | None, dict, dict]:
+def find_resume_point(args: MuLanTrainingArguments) -> tuple[Path | None, dict, dict]:
     """(checkpoint folder or None, the counters to start from, the checkpoint's saved trainer state)."""
     output_dir = Path(args.output_dir)
     state = {"step": 0, "epoch": 0, "examples": 0, "skipped": dict.fromkeys(SKIP_REASONS, 0), "bad_steps": 0}
@@ -319,7 +319,7 @@ def find_resume_point(args: TrainingArguments) -> tuple[Path | None, dict, dict]
     return checkpoint, state, saved
 
 
-def make_loader(stream, processor: MuLanProcessor, args: TrainingArguments, saved: dict, rank: int):
+def make_loader(stream, processor: MuLanProcessor, args: MuLanTrainingArguments, saved: dict, rank: int):
     """torchdata's StatefulDataLoader over the stream with the MuLan collator. Its state covers the stream's
     position inside every worker process, so a resumed run continues with the next unseen window even when
     DataLoader workers decode and augment."""
@@ -332,7 +332,7 @@ def make_loader(stream, processor: MuLanProcessor, args: TrainingArguments, save
     return loader
 
 
-def init_trackers(accelerator, args: TrainingArguments) -> None:
+def init_trackers(accelerator, args: MuLanTrainingArguments) -> None:
     """The run's hyperparameters to the trackers (TensorBoard's hparams take scalars: lists and dicts as JSON)."""
     if accelerator.is_main_process and args.log_with:
         config = {
@@ -384,7 +384,7 @@ def step_record(state: dict, loss: torch.Tensor, model: MuLanModel, schedule) ->
     }
 
 
-def finish(accelerator, model: MuLanModel, processor: MuLanProcessor, args: TrainingArguments, state: dict,
+def finish(accelerator, model: MuLanModel, processor: MuLanProcessor, args: MuLanTrainingArguments, state: dict,
            validation: dict) -> dict:  # fmt: skip
     """After the last step: save model + processor, validate (if never done), zero-shot tag the test split and the
     held-out sample set, fit calibration.json, write the model card and summary.json, push if asked. Returns the
@@ -421,7 +421,7 @@ def finish(accelerator, model: MuLanModel, processor: MuLanProcessor, args: Trai
     return summary
 
 
-def calibrate_on_validation(model: MuLanModel, processor, args: TrainingArguments, folder: Path) -> str | None:
+def calibrate_on_validation(model: MuLanModel, processor, args: MuLanTrainingArguments, folder: Path) -> str | None:
     """calibration.json (per-label probabilities, fitted on the corpus's validation split) next to the model."""
     from ..evaluation.calibration import fit_calibration, save_calibration
 

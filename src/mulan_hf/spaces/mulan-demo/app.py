@@ -72,7 +72,7 @@ def resolve_model() -> str:
             return str(candidate)
     if not HAVE_PACKAGE:
         raise RuntimeError("No checkpoint: set MULAN_MODEL to a MuLan folder or Hub id.")
-    from mulan_hf.presets import build_tiny_checkpoint
+    from mulan_hf.packaged import build_tiny_checkpoint
 
     return str(build_tiny_checkpoint(HERE / ".cache" / "tiny-model"))
 

