@@ -94,9 +94,12 @@ def main() -> None:
         with torch.no_grad():
             compiled_features(**batches[0])
         compile_seconds = time.perf_counter() - start
-        compiled_rate, compiled = clips_per_second(
-            lambda b: compiled_features(**b).pooler_output.numpy(), batches, args.rounds
-        )
+
+        @torch.no_grad()
+        def compiled_embed(batch: dict) -> np.ndarray:
+            return compiled_features(**batch).pooler_output.numpy()
+
+        compiled_rate, compiled = clips_per_second(compiled_embed, batches, args.rounds)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         paths = export(args.model_dir, folder)
