@@ -3,7 +3,8 @@
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 DEFAULT_LABELS = ["piano", "drums", "violin", "brass", "guitar", "flute", "slow", "fast", "calm", "energetic"]
@@ -96,7 +97,8 @@ def _load_model_and_processor(model_dir: str):
     return MuLanModel.from_pretrained(model_dir).eval(), MuLanProcessor.from_pretrained(model_dir)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def _evaluation_jobs(args: argparse.Namespace, model, processor) -> list[tuple[str, Callable]]:
+    """(what, thunk) per evaluation asked for: each runs on its own, so one unusable set does not stop the others."""
     from mulan_hf.evaluation import (
         DEFAULT_TEMPLATES,
         load_captions,
@@ -106,79 +108,70 @@ def run_evaluate(args: argparse.Namespace) -> int:
         ontology_triplets,
         text_to_music_retrieval,
         text_triplets,
-        write_report,
         zero_shot_tagging,
     )
 
-    model, processor = _load_model_and_processor(args.model)
     templates = DEFAULT_TEMPLATES if args.template_ensemble else ("{}",)
     common = {"batch_size": args.batch_size, "cache_dir": args.cache_dir}
-    jobs = []  # (what, thunk): each evaluation runs on its own, so one unusable set does not stop the others
+
+    def tagging(load: Callable) -> Callable:  # the set is loaded when the job runs: a bad set only skips itself
+        return lambda: zero_shot_tagging(model, processor, load(), templates, **common)
+
+    def corpus_retrieval():
+        captions = load_captions(args.corpus, "long_form", split=args.split)
+        return text_to_music_retrieval(model, processor, *captions, name="corpus-long-form", **common)
+
+    def ontology():
+        return text_triplets(model, processor.tokenizer, ontology_triplets(args.ontology), name="ontology")
+
+    jobs = []
     if args.corpus:
         columns = tuple(c.strip() for c in args.corpus_labels.split(",") if c.strip())
         for name, tagging_set in load_corpus_tagging(args.corpus, columns, split=args.split).items():
-            jobs.append(
-                (f"corpus {name}", lambda s=tagging_set: zero_shot_tagging(model, processor, s, templates, **common))
-            )
-        jobs.append(
-            (
-                "corpus retrieval",
-                lambda: text_to_music_retrieval(
-                    model,
-                    processor,
-                    *load_captions(args.corpus, "long_form", split=args.split),
-                    name="corpus-long-form",
-                    **common,
-                ),
-            )
-        )
+            jobs.append((f"corpus {name}", tagging(lambda s=tagging_set: s)))
+        jobs.append(("corpus retrieval", corpus_retrieval))
     if args.magnatagatune:
-        jobs.append(
-            (
-                "MagnaTagATune",
-                lambda: zero_shot_tagging(
-                    model,
-                    processor,
-                    load_magnatagatune(args.magnatagatune, args.magnatagatune_tags, "test"),
-                    templates,
-                    **common,
-                ),
-            )
-        )
+        load = partial(load_magnatagatune, args.magnatagatune, args.magnatagatune_tags, "test")
+        jobs.append(("MagnaTagATune", tagging(load)))
     if args.dataset:
-        if not args.tags_column:
-            print("error: --dataset needs --tags-column.", file=sys.stderr)
-            return 2
-        jobs.append(
-            (
-                args.dataset,
-                lambda: zero_shot_tagging(
-                    model,
-                    processor,
-                    load_tagging_dataset(args.dataset, args.tags_column, args.audio_column, args.split),
-                    templates,
-                    **common,
-                ),
-            )
-        )
+        load = partial(load_tagging_dataset, args.dataset, args.tags_column, args.audio_column, args.split)
+        jobs.append((args.dataset, tagging(load)))
     if args.ontology:
-        jobs.append(
-            (
-                "ontology triplets",
-                lambda: text_triplets(model, processor.tokenizer, ontology_triplets(args.ontology), name="ontology"),
-            )
+        jobs.append(("ontology triplets", ontology))
+    return jobs
+
+
+def _print_headlines(reports: list) -> None:
+    for report in reports:
+        m = report.metrics
+        headline = (
+            f"ROC-AUC {m['macro_roc_auc']:.3f} mAP {m['macro_average_precision']:.3f}"
+            if "macro_roc_auc" in m
+            else f"ROC-AUC {m['roc_auc']:.3f} mAP {m['mean_average_precision']:.3f} R@10 {m['recall_at']['10']:.3f}"
+            if "recall_at" in m
+            else f"accuracy {m['accuracy']:.3f} (baseline {m['baseline_accuracy']:.3f})"
         )
+        print(f"{report.task:<24} {report.dataset:<28} {headline}")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from mulan_hf.evaluation import write_report
+
+    if args.dataset and not args.tags_column:
+        print("error: --dataset needs --tags-column.", file=sys.stderr)
+        return 2
+    if args.holdout_sample_set and not args.corpus:
+        print("error: --holdout-sample-set needs --corpus.", file=sys.stderr)
+        return 2
+    model, processor = _load_model_and_processor(args.model)
     reports = []
-    for what, job in jobs:
+    for what, job in _evaluation_jobs(args, model, processor):
         try:
             reports.append(job())
         except ValueError as error:
             print(f"skipped {what}: {error}", file=sys.stderr)
     transfer = {}
     if args.holdout_sample_set:
-        if not args.corpus:
-            print("error: --holdout-sample-set needs --corpus.", file=sys.stderr)
-            return 2
         try:
             transfer = _transfer_figures(model, processor, args.corpus, args.split, args.holdout_sample_set)
         except ValueError as error:
@@ -195,16 +188,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"Report: {out / 'transfer.json'}")
         return 0
     path = write_report(reports, out, title=f"MuLan evaluation of {args.model}")
-    for report in reports:
-        m = report.metrics
-        headline = (
-            f"ROC-AUC {m['macro_roc_auc']:.3f} mAP {m['macro_average_precision']:.3f}"
-            if "macro_roc_auc" in m
-            else f"ROC-AUC {m['roc_auc']:.3f} mAP {m['mean_average_precision']:.3f} R@10 {m['recall_at']['10']:.3f}"
-            if "recall_at" in m
-            else f"accuracy {m['accuracy']:.3f} (baseline {m['baseline_accuracy']:.3f})"
-        )
-        print(f"{report.task:<24} {report.dataset:<28} {headline}")
+    _print_headlines(reports)
     print(f"Report: {path}")
     return 0
 
@@ -341,14 +325,8 @@ def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> N
     parser.add_argument("--out", default=None, help=f"staging folder (default {default_out})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from mulan_hf.data.synthesis import DEFAULT_SAMPLE_SETS, SAMPLE_SETS
-
-    parser = argparse.ArgumentParser(
-        prog="mulan-hf",
-        description="MuLan: a joint embedding of music audio and natural language (Huang et al., ISMIR 2022).",
-    )
-    jobs = parser.add_subparsers(dest="job", metavar="JOB")
+def _add_demo_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf demo`."""
     demo = jobs.add_parser(
         "demo",
         help="render example music offline and tag it zero-shot with a warm-started MuLan",
@@ -368,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=12.0, help="length of each rendered piece (default 12)")
     demo.add_argument("--top-k", type=int, default=3, help="labels to print per clip (default 3)")
     demo.set_defaults(func=run_demo)
+
+
+def _add_make_corpus_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf make-corpus`."""
+    from mulan_hf.data.synthesis import DEFAULT_SAMPLE_SETS, SAMPLE_SETS
 
     corpus = jobs.add_parser(
         "make-corpus",
@@ -394,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corpus.set_defaults(func=run_make_corpus)
 
+
+def _add_train_text_filter_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf train-text-filter`."""
     text_filter = jobs.add_parser(
         "train-text-filter",
         help="fine-tune the music-description sentence classifier used to filter long-form text",
@@ -409,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     text_filter.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     text_filter.set_defaults(func=run_train_text_filter)
 
+
+def _add_evaluate_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf evaluate`."""
     evaluate = jobs.add_parser(
         "evaluate",
         help="the paper's evaluations on local data, with a JSON + Markdown report and plots",
@@ -444,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="report folder (default MODEL/evaluation)")
     evaluate.set_defaults(func=run_evaluate)
 
+
+def _add_search_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf search`."""
     search_job = jobs.add_parser(
         "search",
         help="text-to-music search over a corpus with a FAISS index",
@@ -458,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     search_job.add_argument("--cache-dir", default=None, help="where embeddings are cached")
     search_job.set_defaults(func=run_search)
 
+
+def _add_push_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf push`."""
     push = jobs.add_parser(
         "push",
         help="publish a trained MuLan (model, processor, remote code, model card) to the Hugging Face Hub",
@@ -470,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publish_options(push, "outputs/hub/USER--NAME")
     push.set_defaults(func=run_push)
 
+
+def _add_deploy_space_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf deploy-space`."""
     deploy = jobs.add_parser(
         "deploy-space",
         help="publish the Gradio demo (tagging, text search, similarity) as a Hugging Face Space",
@@ -483,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publish_options(deploy, "outputs/hub/USER--SPACE")
     deploy.set_defaults(func=run_deploy_space)
 
+
+def _add_export_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf export`."""
     export_job = jobs.add_parser(
         "export",
         help="export the audio and text towers for serving without PyTorch (ONNX, for onnxruntime)",
@@ -498,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     export_job.add_argument("--format", default="onnx", help="export format (default onnx; the only one so far)")
     export_job.set_defaults(func=run_export)
 
+
+def _add_calibrate_job(jobs: argparse._SubParsersAction) -> None:
+    """`mulan-hf calibrate`."""
     calibrate = jobs.add_parser(
         "calibrate",
         help="fit per-label probabilities (cosine -> probability) on a corpus split; the demo Space shows them",
@@ -509,6 +513,23 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--corpus", required=True, help="a corpus folder (mulan-hf make-corpus)")
     calibrate.add_argument("--splits", default="validation", help="corpus splits to fit on (default validation)")
     calibrate.set_defaults(func=run_calibrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mulan-hf",
+        description="MuLan: a joint embedding of music audio and natural language (Huang et al., ISMIR 2022).",
+    )
+    jobs = parser.add_subparsers(dest="job", metavar="JOB")
+    _add_demo_job(jobs)
+    _add_make_corpus_job(jobs)
+    _add_train_text_filter_job(jobs)
+    _add_evaluate_job(jobs)
+    _add_search_job(jobs)
+    _add_push_job(jobs)
+    _add_deploy_space_job(jobs)
+    _add_export_job(jobs)
+    _add_calibrate_job(jobs)
     return parser
 
 

@@ -52,6 +52,13 @@ def _decode_clip(audio, sampling_rate: int) -> np.ndarray:
     return decode_audio(source, sampling_rate)
 
 
+def _load_cached(cache_path: Path) -> AudioEmbeddings:
+    cached = load_from_disk(str(cache_path))
+    failed = json.loads((cache_path / "failed.json").read_text())
+    embeddings = np.asarray(cached["embedding"], dtype=np.float32)
+    return AudioEmbeddings(embeddings, list(cached["row"]), {int(k): v for k, v in failed.items()}, cached)
+
+
 def embed_audio(
     model,
     feature_extractor,
@@ -78,14 +85,7 @@ def embed_audio(
         key = f"{model_fingerprint(model)}-{dataset._fingerprint}-{max_windows}"
         cache_path = Path(cache_dir) / f"audio-embeddings-{key}"
         if (cache_path / "dataset_info.json").is_file():
-            cached = load_from_disk(str(cache_path))
-            failed = json.loads((cache_path / "failed.json").read_text())
-            return AudioEmbeddings(
-                np.asarray(cached["embedding"], dtype=np.float32),
-                list(cached["row"]),
-                {int(k): v for k, v in failed.items()},
-                cached,
-            )
+            return _load_cached(cache_path)
 
     if isinstance(dataset.features.get(audio_column), Audio):
         dataset = dataset.cast_column(audio_column, Audio(decode=False))

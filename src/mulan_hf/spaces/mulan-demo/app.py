@@ -239,47 +239,98 @@ def parse_labels(text: str | None) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------------
 # The app
 # ----------------------------------------------------------------------------------------------------------------
-def build_demo(service: MuLanService) -> gr.Blocks:
-    gallery_dir = service.gallery_dir
-    example_clips = [str(gallery_dir / entry["file_name"]) for entry in service.gallery[:4]]
+def tagging_tab(service: MuLanService, example_clips: list[str]) -> None:
+    """Upload or record, candidate labels → softmax ranking, per-label probabilities, scores over time."""
 
     def tag(audio_path: str | None, labels_text: str):
+        import pandas as pd
+
         labels = parse_labels(labels_text)
         clip, notice = load_audio(audio_path)
         ranking, per_label, timeline = service.tag(clip, labels)
-        import pandas as pd
-
         frame = pd.DataFrame(timeline, columns=["time (s)", "score", "label"])
         return ranking, per_label or None, gr.LinePlot(value=frame, visible=bool(timeline)), notice
 
-    def results(matches: list[tuple[dict, float]]) -> list:
-        table = [
-            [rank + 1, entry["caption"], round(score, 4), entry["file_name"]]
-            for rank, (entry, score) in enumerate(matches)
-        ]
-        players = [
-            gr.Audio(
-                value=str(gallery_dir / entry["file_name"]), label=f"#{rank + 1} · {score:.3f} · {entry['caption']}"
+    probability_title = "Probability of each label on its own"
+    if service.calibration is not None:
+        probability_title += f" (calibrated on {service.calibration.get('fitted_on', 'a validation split')})"
+    with gr.Row():
+        with gr.Column():
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
+            labels = gr.Textbox(value=DEFAULT_LABELS, lines=3, label="Candidate labels (comma-separated)")
+            button = gr.Button("Tag", variant="primary")
+        with gr.Column():
+            ranking = gr.Label(num_top_classes=10, label="Ranked labels", elem_id="ranked-labels")
+            probabilities = gr.Label(
+                num_top_classes=10,
+                label=probability_title,
+                elem_id="label-probabilities",
+                visible=service.calibration is not None,
             )
-            for rank, (entry, score) in enumerate(matches)
-        ]
-        players += [gr.Audio(value=None, label="") for _ in range(TOP_K - len(players))]
-        return [table, *players]
+            notice = gr.Markdown(elem_id="tag-notice")
+    timeline = gr.LinePlot(
+        x="time (s)",
+        y="score",
+        color="label",
+        label="Top labels over time (each analysis window)",
+        visible=False,
+        elem_id="tag-timeline",
+    )
+    outputs = [ranking, probabilities, timeline, notice]
+    button.click(tag, [audio, labels], outputs, api_name="tag")
+    gr.Examples(
+        [[clip, DEFAULT_LABELS] for clip in example_clips],
+        inputs=[audio, labels],
+        outputs=outputs,
+        fn=tag,
+        run_on_click=True,
+        cache_examples=False,
+        label="Gallery clips (click one)",
+    )
+
+
+def gallery_results(service: MuLanService, matches: list[tuple[dict, float]]) -> list:
+    """The matches as a table and TOP_K players (empty ones when the gallery is smaller)."""
+    table = [
+        [rank + 1, entry["caption"], round(score, 4), entry["file_name"]] for rank, (entry, score) in enumerate(matches)
+    ]
+    players = [
+        gr.Audio(
+            value=str(service.gallery_dir / entry["file_name"]),
+            label=f"#{rank + 1} · {score:.3f} · {entry['caption']}",
+        )
+        for rank, (entry, score) in enumerate(matches)
+    ]
+    players += [gr.Audio(value=None, label="") for _ in range(TOP_K - len(players))]
+    return [table, *players]
+
+
+def search_tab(service: MuLanService, query_input, examples: list[list], title: str, api_name: str, fn) -> None:
+    """A query (text or music) → the nearest gallery clips, as a table and players."""
+    button = gr.Button(title, variant="primary")
+    table = gr.Dataframe(headers=["rank", "caption", "similarity", "clip"], label="Best matches", interactive=False)
+    players = [gr.Audio(label=f"#{i + 1}", interactive=False) for i in range(TOP_K)]
+    button.click(fn, [query_input], [table, *players], api_name=api_name)
+    if isinstance(query_input, gr.Textbox):
+        query_input.submit(fn, [query_input], [table, *players])
+    gr.Examples(
+        examples, inputs=[query_input], outputs=[table, *players], fn=fn, run_on_click=True, cache_examples=False
+    )
+
+
+def build_demo(service: MuLanService) -> gr.Blocks:
+    example_clips = [str(service.gallery_dir / entry["file_name"]) for entry in service.gallery[:4]]
 
     def search(query: str) -> list:
         query = (query or "").strip()
         if not query:
             raise gr.Error("Type a description of the music you are looking for, e.g. 'a calm piano ballad'.")
-        return results(service.nearest(service.embed_text([query])))
+        return gallery_results(service, service.nearest(service.embed_text([query])))
 
     def similar(audio_path: str | None) -> list:
         clip, _ = load_audio(audio_path)
-        return results(service.nearest(service.embed_audio([clip])))
+        return gallery_results(service, service.nearest(service.embed_audio([clip])))
 
-    headers = ["rank", "caption", "similarity", "clip"]
-    probability_title = "Probability of each label on its own"
-    if service.calibration is not None:
-        probability_title += f" (calibrated on {service.calibration.get('fitted_on', 'a validation split')})"
     with gr.Blocks(title="MuLan: music ↔ text") as demo:
         gr.Markdown(
             "# MuLan: music ↔ text\n"
@@ -289,68 +340,13 @@ def build_demo(service: MuLanService) -> gr.Blocks:
             f"Uploads longer than {_clock(MAX_SECONDS)} are analysed up to that point."
         )
         with gr.Tab("Zero-shot tagging"):
-            with gr.Row():
-                with gr.Column():
-                    tag_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
-                    tag_labels = gr.Textbox(value=DEFAULT_LABELS, lines=3, label="Candidate labels (comma-separated)")
-                    tag_button = gr.Button("Tag", variant="primary")
-                with gr.Column():
-                    tag_output = gr.Label(num_top_classes=10, label="Ranked labels", elem_id="ranked-labels")
-                    tag_probabilities = gr.Label(
-                        num_top_classes=10,
-                        label=probability_title,
-                        elem_id="label-probabilities",
-                        visible=service.calibration is not None,
-                    )
-                    tag_notice = gr.Markdown(elem_id="tag-notice")
-            tag_timeline = gr.LinePlot(
-                x="time (s)",
-                y="score",
-                color="label",
-                label="Top labels over time (each analysis window)",
-                visible=False,
-                elem_id="tag-timeline",
-            )
-            tag_outputs = [tag_output, tag_probabilities, tag_timeline, tag_notice]
-            tag_button.click(tag, [tag_audio, tag_labels], tag_outputs, api_name="tag")
-            gr.Examples(
-                [[clip, DEFAULT_LABELS] for clip in example_clips],
-                inputs=[tag_audio, tag_labels],
-                outputs=tag_outputs,
-                fn=tag,
-                run_on_click=True,
-                cache_examples=False,
-                label="Gallery clips (click one)",
-            )
+            tagging_tab(service, example_clips)
         with gr.Tab("Text → music"):
             query = gr.Textbox(label="Describe the music", placeholder="a calm piano ballad")
-            search_button = gr.Button("Search", variant="primary")
-            search_table = gr.Dataframe(headers=headers, label="Best matches", interactive=False)
-            search_players = [gr.Audio(label=f"#{i + 1}", interactive=False) for i in range(TOP_K)]
-            search_button.click(search, [query], [search_table, *search_players], api_name="search")
-            query.submit(search, [query], [search_table, *search_players])
-            gr.Examples(
-                [[q] for q in SEARCH_EXAMPLES],
-                inputs=[query],
-                outputs=[search_table, *search_players],
-                fn=search,
-                run_on_click=True,
-                cache_examples=False,
-            )
+            search_tab(service, query, [[q] for q in SEARCH_EXAMPLES], "Search", "search", search)
         with gr.Tab("Music → music"):
-            similar_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
-            similar_button = gr.Button("Find similar clips", variant="primary")
-            similar_table = gr.Dataframe(headers=headers, label="Nearest gallery clips", interactive=False)
-            similar_players = [gr.Audio(label=f"#{i + 1}", interactive=False) for i in range(TOP_K)]
-            similar_button.click(similar, [similar_audio], [similar_table, *similar_players], api_name="similar")
-            gr.Examples(
-                [[clip] for clip in example_clips[:2]],
-                inputs=[similar_audio],
-                outputs=[similar_table, *similar_players],
-                fn=similar,
-                run_on_click=True,
-                cache_examples=False,
-            )
+            music = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Music")
+            search_tab(service, music, [[c] for c in example_clips[:2]], "Find similar clips", "similar", similar)
     return demo
 
 
