@@ -448,3 +448,32 @@ def test_initializer_range_sets_the_projections_and_none_scales_to_their_input(t
     fixed = make_tiny_model(tokenizer, initializer_range=0.5)
     assert abs(float(fixed.audio_projection.weight.std()) - 0.5) < 0.05
     assert "initializer_range" in MuLanConfig.__doc__ and "mask_feature_min_masks (`int`" in MuLanConfig.__doc__
+
+
+def test_import_is_light_and_the_auto_classes_and_pipeline_still_know_mulan(saved_model_dir):
+    """`import mulan_hf` loads neither torch nor transformers' modeling code; the Auto classes and the pipeline get
+    MuLan when transformers loads them (mulan_hf._registration), whatever the order of the imports."""
+    import subprocess
+    import sys
+
+    light = "import sys, mulan_hf; print('torch' in sys.modules, 'transformers.modeling_utils' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", light], capture_output=True, text=True).stdout.split() == [
+        "False",
+        "False",
+    ]
+    for first, then in (("import mulan_hf", "from transformers import AutoModel"),
+                        ("from transformers import AutoModel", "import mulan_hf")):  # fmt: skip
+        script = (
+            f"{first}\n{then}\n"
+            "from transformers import AutoProcessor, pipeline\n"
+            f"model = AutoModel.from_pretrained({saved_model_dir!r})\n"
+            f"processor = AutoProcessor.from_pretrained({saved_model_dir!r})\n"
+            f"tagger = pipeline('zero-shot-audio-classification', model={saved_model_dir!r})\n"
+            "print(type(model).__name__, type(processor).__name__, type(tagger).__name__)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert result.stdout.split() == [
+            "MuLanModel",
+            "MuLanProcessor",
+            "MuLanZeroShotAudioClassificationPipeline",
+        ], result.stderr[-3000:]

@@ -1,40 +1,32 @@
 """mulan-hf: MuLan, a joint embedding of music audio and natural language, as native transformers classes.
 
 Importing the package registers MuLan with the Auto classes (`AutoConfig`, `AutoModel`, `AutoFeatureExtractor`,
-`AutoProcessor`) and the batched zero-shot audio classification pipeline.
+`AutoProcessor`) and the batched zero-shot audio classification pipeline: at once for the parts of transformers
+already imported, otherwise the moment transformers imports them (`_registration`). The names below load on first
+use, so `import mulan_hf` stays about as quick as `import transformers`.
 """
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoProcessor
+from typing import TYPE_CHECKING
 
-from .modeling import (
-    MuLanConfig,
-    MuLanModel,
-    MuLanOutput,
-    MuLanPreTrainedModel,
-    MusicnnConfig,
-    MusicnnForAudioClassification,
-    MusicnnModel,
-    mulan_loss,
-)
-from .pipelines import MuLanZeroShotAudioClassificationPipeline, register_pipeline
-from .processing import MuLanFeatureExtractor, MuLanProcessor
+from . import _registration
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-AutoConfig.register("mulan", MuLanConfig, exist_ok=True)
-AutoConfig.register("musicnn", MusicnnConfig, exist_ok=True)
-AutoModel.register(MusicnnConfig, MusicnnModel, exist_ok=True)
-AutoModelForAudioClassification.register(MusicnnConfig, MusicnnForAudioClassification, exist_ok=True)
-AutoModel.register(MuLanConfig, MuLanModel, exist_ok=True)
-AutoFeatureExtractor.register(MuLanConfig, MuLanFeatureExtractor, exist_ok=True)
-AutoProcessor.register(MuLanConfig, MuLanProcessor, exist_ok=True)
-# save_pretrained then ships the modeling / processing files as remote code with an `auto_map`.
-MuLanConfig.register_for_auto_class()
-MuLanModel.register_for_auto_class("AutoModel")
-MuLanFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-MuLanProcessor.register_for_auto_class("AutoProcessor")
-register_pipeline()
-
+_EXPORTS = {
+    "MuLanConfig": ".modeling",
+    "MuLanModel": ".modeling",
+    "MuLanOutput": ".modeling",
+    "MuLanPreTrainedModel": ".modeling",
+    "MusicnnConfig": ".modeling",
+    "MusicnnForAudioClassification": ".modeling",
+    "MusicnnModel": ".modeling",
+    "mulan_loss": ".modeling",
+    "MuLanFeatureExtractor": ".processing",
+    "MuLanProcessor": ".processing",
+    "MuLanZeroShotAudioClassificationPipeline": ".pipelines",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
     "MuLanConfig",
     "MuLanFeatureExtractor",
@@ -48,3 +40,19 @@ __all__ = [
     "MusicnnModel",
     "mulan_loss",
 ]
+
+_registration.install()
+
+if TYPE_CHECKING:
+    from .modeling import (
+        MuLanConfig,
+        MuLanModel,
+        MuLanOutput,
+        MuLanPreTrainedModel,
+        MusicnnConfig,
+        MusicnnForAudioClassification,
+        MusicnnModel,
+        mulan_loss,
+    )
+    from .pipelines import MuLanZeroShotAudioClassificationPipeline
+    from .processing import MuLanFeatureExtractor, MuLanProcessor

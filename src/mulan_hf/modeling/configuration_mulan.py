@@ -160,4 +160,7 @@ class MuLanConfig(PreTrainedConfig):
         return {"resnet": "resnet", "musicnn": "musicnn"}.get(self.audio_config.model_type, "ast")
 
 
+# save_pretrained then ships this file as remote code with an `auto_map` entry.
+MuLanConfig.register_for_auto_class()
+
 __all__ = ["MuLanConfig"]

@@ -653,4 +653,7 @@ class MuLanModel(MuLanPreTrainedModel):
         return model
 
 
+# save_pretrained then ships this file as remote code with an `auto_map` entry.
+MuLanModel.register_for_auto_class("AutoModel")
+
 __all__ = ["MuLanAudioDescriptors", "MuLanModel", "MuLanOutput", "MuLanPreTrainedModel", "mulan_loss"]

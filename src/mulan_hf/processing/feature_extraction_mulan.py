@@ -426,4 +426,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         return BatchFeature({k: v.numpy() for k, v in data.items()}, tensor_type=return_tensors)
 
 
+# save_pretrained then ships this file as remote code with an `auto_map` entry.
+MuLanFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+
 __all__ = ["MuLanFeatureExtractor"]

@@ -78,4 +78,7 @@ class MuLanProcessor(ProcessorMixin):
         return list(dict.fromkeys(names))
 
 
+# save_pretrained then ships this file as remote code with an `auto_map` entry.
+MuLanProcessor.register_for_auto_class("AutoProcessor")
+
 __all__ = ["MuLanProcessor"]
