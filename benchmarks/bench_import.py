@@ -3,8 +3,9 @@
     python benchmarks/bench_import.py [--rounds 5]
 
 Prints the median wall time of `import transformers` (lazy: it loads its submodules on first use), `import torch`,
-`import transformers.modeling_utils` (what any PreTrainedModel subclass needs) and `import mulan_hf` (which registers
-MuLan with the Auto classes and the pipeline), and mulan_hf's cost over `import transformers`.
+`import transformers.modeling_utils` (what any PreTrainedModel subclass needs), `import transformers.pipelines`,
+`import mulan_hf` (names load on first use; MuLan is registered with the Auto classes and the pipeline when
+transformers loads them) and the first use of `MuLanModel`, and mulan_hf's cost over `import transformers`.
 """
 
 import argparse
@@ -19,6 +20,7 @@ STATEMENTS = {
     "import transformers.modeling_utils": "import transformers.modeling_utils",
     "import transformers.pipelines": "import transformers.pipelines",
     "import mulan_hf": "import mulan_hf",
+    "import mulan_hf + first use of MuLanModel": "import mulan_hf; mulan_hf.MuLanModel",
 }
 
 
@@ -43,7 +45,10 @@ def main() -> None:
         print(f"{name:40s}{value:7.2f} s")
     extra = results["import mulan_hf"] - results["import transformers"]
     verdict = "meets" if extra < 1.0 else "BELOW"
-    print(f"import mulan_hf costs {extra:.2f} s more than import transformers (target < 1 s: {verdict})")
+    print(
+        f"import mulan_hf minus import transformers: {extra:+.2f} s (target under +1 s: {verdict}); the modeling "
+        "code loads on first use of a class (last row)"
+    )
 
 
 if __name__ == "__main__":
