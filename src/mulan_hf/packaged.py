@@ -2,6 +2,8 @@
 the tiny AST config and checkpoint the tests, benchmarks and the Space build from them. (Presets, the JSON recipes,
 are in `configs/`.)"""
 
+import importlib.resources
+import json
 import os
 from pathlib import Path
 
@@ -35,45 +37,87 @@ def packaged_audio_model_path(folder: str | Path) -> str:
     return str(save_packaged_musicnn(folder))
 
 
+# Presets ship inside the package (a wheel has them too); examples/configs in a clone links here.
+PRESETS_DIR = Path(str(importlib.resources.files("mulan_hf") / "configs"))
+
+
+def load_preset(preset: str | None) -> dict:
+    """A preset's JSON: a name in `configs/` (tiny, tiny-ast, resnet-tiny, ...) or a path to a JSON file."""
+    if preset is None:
+        return {}
+    path = Path(preset)
+    if not path.is_file():
+        path = PRESETS_DIR / f"{preset}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.json") if not p.stem.startswith("accelerate"))
+        raise FileNotFoundError(f"No preset {preset!r}: give a JSON file or one of {known}.")
+    return json.loads(path.read_text())
+
+
 def tiny_ast_config(num_mel_bins: int = 128, max_length: int = 1024, **overrides) -> ASTConfig:
-    """A small AST for CPU training: 256 wide, 4 layers, 8 heads, non-overlapping 16 x 16 patches
-    (8 x 64 = 512 patches for a 1024-frame, 128-band window). `overrides` change any ASTConfig field."""
-    values = dict(
-        hidden_size=256,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        intermediate_size=1024,
-        patch_size=16,
-        frequency_stride=16,
-        time_stride=16,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    values.update(overrides)
-    return ASTConfig(num_mel_bins=num_mel_bins, max_length=max_length, **values)
+    """The `tiny-ast` preset's AST (256 wide, 4 layers, 8 heads, non-overlapping 16 x 16 patches: 8 x 64 = 512
+    patches for a 1024-frame, 128-band window), at another input size or with `overrides` of any ASTConfig field."""
+    values = {**load_preset("tiny-ast")["audio_config"], "num_mel_bins": num_mel_bins, "max_length": max_length}
+    return ASTConfig(**{**values, **overrides})
+
+
+def build_from_preset(
+    preset: str | None,
+    work_dir: str | Path,
+    audio_model: str | None = None,
+    text_model: str | None = None,
+    loss: str = "contrastive",
+    seed: int = 0,
+):
+    """The one builder of a MuLan model and its processor from a preset: warm-started towers (paths, Hub ids, or
+    the packaged `packaged-musicnn` / `packaged-minilm`) or a fresh audio tower of the preset's size (saved under
+    `work_dir` first, so both towers load like checkpoints). The feature extractor follows the audio tower (an AST
+    fixes the window) and the model's descriptors (`pitch_class_profile`)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from .modeling import MuLanModel
+    from .processing import MuLanFeatureExtractor, MuLanProcessor
+
+    values = load_preset(preset)
+    text_model = text_model or values.get("text_model") or packaged_text_model_path()
+    if text_model == "packaged-minilm":
+        text_model = packaged_text_model_path()
+    audio_model = audio_model or values.get("audio_model")
+    config_overrides = dict(values.get("mulan", {}))
+    if loss == "sigmoid":  # the bias is the model's: saved with it and in every checkpoint
+        config_overrides.setdefault("logit_bias_init_value", -10.0)
+    if audio_model == "packaged-musicnn":
+        audio_model = packaged_audio_model_path(Path(work_dir) / "audio-tower-init")
+    if audio_model is None:
+        init_dir = Path(work_dir) / "audio-tower-init"
+        if values.get("audio_tower") == "resnet":
+            from transformers import ResNetConfig, ResNetModel
+
+            ResNetModel(ResNetConfig(**values.get("audio_config", {}))).save_pretrained(init_dir)
+        else:
+            from transformers import ASTModel
+
+            torch.manual_seed(seed)
+            ASTModel(ASTConfig(**values.get("audio_config", {}))).save_pretrained(init_dir)
+        audio_model = str(init_dir)
+    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model, **config_overrides)
+    if model.config.audio_tower_type == "ast":  # the AST's input size fixes the window
+        audio = model.config.audio_config
+        extractor = {"num_mel_bins": audio.num_mel_bins, "window_frames": audio.max_length}
+    else:  # a CNN takes any size: the paper's 1024 x 128 unless the preset says otherwise
+        extractor = {"num_mel_bins": 128, "window_frames": 1024, **values.get("feature_extractor", {})}
+    extractor["pitch_class_profile"] = "pitch_class" in model.config.audio_descriptors  # cannot disagree
+    processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
+    return model, processor
 
 
 def tiny_model_and_processor(
     work_dir: str | Path, audio_model: str | None = None, text_model: str | None = None, seed: int = 0
 ):
-    """A warm-started MuLan: the given (or a fresh tiny) AST and the given (or the packaged MiniLM-L6) text tower,
-    with its processor. A fresh AST is saved under `work_dir` first so that both towers load like checkpoints."""
-    import torch
-    from transformers import ASTModel, AutoTokenizer
-
-    from .modeling import MuLanModel
-    from .processing import MuLanFeatureExtractor, MuLanProcessor
-
-    text_model = text_model or packaged_text_model_path()
-    if audio_model is None:
-        audio_model = str(Path(work_dir) / "tiny-ast-init")
-        torch.manual_seed(seed)
-        ASTModel(tiny_ast_config()).save_pretrained(audio_model)
-    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model)
-    feature_extractor = MuLanFeatureExtractor(
-        num_mel_bins=model.config.audio_config.num_mel_bins, window_frames=model.config.audio_config.max_length
-    )
-    return model, MuLanProcessor(feature_extractor, AutoTokenizer.from_pretrained(text_model))
+    """The `tiny-ast` preset's MuLan (or the given towers) with its processor: what `mulan-hf demo` and the demo
+    Space's last-resort checkpoint use."""
+    return build_from_preset("tiny-ast", work_dir, audio_model, text_model, seed=seed)
 
 
 def build_tiny_checkpoint(folder: str | Path) -> Path:

@@ -3,7 +3,6 @@ arguments and presets, the model and processor a preset builds, the optimiser wi
 training stream and its resumable loader, checkpoints that a killed run resumes from, one batch's loss, periodic
 zero-shot validation, and the end of a run (save_pretrained, test figures, calibration, model card, push)."""
 
-import importlib.resources
 import importlib.util
 import json
 import math
@@ -15,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchdata.stateful_dataloader import StatefulDataLoader
-from transformers import AutoTokenizer
 from transformers.utils import logging
 
-from .. import MuLanFeatureExtractor, MuLanModel, MuLanProcessor
+from .. import MuLanModel, MuLanProcessor
 from ..data.augment import AudioAugmentation
 from ..data.negatives import check_negative_kinds
 from ..data.streams import (
@@ -30,6 +28,7 @@ from ..data.streams import (
 )
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
+from ..packaged import build_from_preset, load_preset
 from .losses import MuLanLoss, TextNegatives
 from .schedules import step_decay_schedule
 
@@ -83,64 +82,9 @@ class MuLanTrainingArguments:
     hub_model_id: str | None = None
 
 
-# Shipped inside the package (a wheel has them too); examples/configs in a clone links here.
-PRESETS_DIR = Path(str(importlib.resources.files("mulan_hf") / "configs"))
-
-
-def load_preset(preset: str | None) -> dict:
-    if preset is None:
-        return {}
-    path = Path(preset)
-    if not path.is_file():
-        path = PRESETS_DIR / f"{preset}.json"
-    if not path.is_file():
-        known = sorted(p.stem for p in PRESETS_DIR.glob("*.json") if not p.stem.startswith("accelerate"))
-        raise FileNotFoundError(f"No preset {preset!r}: give a JSON file or one of {known}.")
-    return json.loads(path.read_text())
-
-
 def build_model_and_processor(args: MuLanTrainingArguments) -> tuple[MuLanModel, MuLanProcessor]:
-    """From the preset: fresh towers built from configs, or warm-started ones (paths or Hub ids)."""
-    from transformers import ASTConfig, ASTModel
-
-    from ..packaged import packaged_text_model_path
-
-    preset = load_preset(args.preset)
-    text_model = args.text_model or preset.get("text_model") or packaged_text_model_path()
-    if text_model == "packaged-minilm":
-        text_model = packaged_text_model_path()
-    audio_model = args.audio_model or preset.get("audio_model")
-    config_overrides = dict(preset.get("mulan", {}))
-    if args.loss == "sigmoid":  # the bias is the model's: saved with it and in every checkpoint
-        config_overrides.setdefault("logit_bias_init_value", -10.0)
-    if audio_model == "packaged-musicnn":
-        from ..packaged import packaged_audio_model_path
-
-        audio_model = packaged_audio_model_path(Path(args.output_dir) / "audio-tower-init")
-    if audio_model is None:
-        # A fresh audio tower of the preset's size, saved so that the warm-start path loads it like any checkpoint.
-        init_dir = Path(args.output_dir) / "audio-tower-init"
-        audio_config = ASTConfig(**preset.get("audio_config", {}))
-        if preset.get("audio_tower") == "resnet":
-            from transformers import ResNetConfig, ResNetModel
-
-            ResNetModel(ResNetConfig(**preset.get("audio_config", {}))).save_pretrained(init_dir)
-        else:
-            torch.manual_seed(args.seed)
-            ASTModel(audio_config).save_pretrained(init_dir)
-        audio_model = str(init_dir)
-    model = MuLanModel.from_audio_text_pretrained(audio_model, text_model, **config_overrides)
-    if model.config.audio_tower_type == "ast":  # the AST's input size fixes the window
-        extractor = {
-            "num_mel_bins": model.config.audio_config.num_mel_bins,
-            "window_frames": model.config.audio_config.max_length,
-        }
-    else:  # a CNN takes any size: the paper's 1024 x 128 unless the preset says otherwise
-        extractor = {"num_mel_bins": 128, "window_frames": 1024, **preset.get("feature_extractor", {})}
-    # The model's descriptors decide what the extractor returns, so the two cannot disagree.
-    extractor["pitch_class_profile"] = "pitch_class" in model.config.audio_descriptors
-    processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
-    return model, processor
+    """The run's model and processor from its preset (`mulan_hf.packaged.build_from_preset`)."""
+    return build_from_preset(args.preset, args.output_dir, args.audio_model, args.text_model, args.loss, args.seed)
 
 
 def lock_towers(model: MuLanModel, args: MuLanTrainingArguments) -> None:
