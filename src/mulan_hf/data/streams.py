@@ -117,38 +117,28 @@ def _is_audiofolder(path: str) -> bool:
     return True
 
 
+@dataclass
 class WindowSampler:
     """Batched-map function that turns rows into training examples (picklable, so it runs in DataLoader workers).
 
     `window_seconds=None` keeps the audio undecoded (text-only streams, e.g. to inspect a mixture)."""
 
-    def __init__(
-        self,
-        source: TextSource,
-        audio_column: str,
-        sampling_rate: int = 16000,
-        window_seconds: float | None = 10.24,
-        clip_offset: float = 0.0,
-        clip_seconds: float | None = None,
-        short_clips: str = "pad",
-        seed: int = 0,
-        augmentation: AudioAugmentation | None = None,
-    ):
-        if short_clips not in ("pad", "skip"):
-            raise ValueError(f"short_clips must be 'pad' or 'skip', got {short_clips!r}.")
-        self.source = source
-        self.audio_column = audio_column
-        self.sampling_rate = sampling_rate
-        self.window_seconds = window_seconds
-        self.clip_offset = clip_offset
-        self.clip_seconds = clip_seconds
-        self.short_clips = short_clips
-        self.seed = seed
-        self.augmentation = augmentation
+    source: TextSource
+    audio_column: str
+    sampling_rate: int = 16000
+    window_seconds: float | None = 10.24
+    clip_offset: float = 0.0
+    clip_seconds: float | None = None
+    short_clips: str = "pad"
+    seed: int = 0
+    augmentation: AudioAugmentation | None = None
+
+    def __post_init__(self) -> None:
+        if self.short_clips not in ("pad", "skip"):
+            raise ValueError(f"short_clips must be 'pad' or 'skip', got {self.short_clips!r}.")
         self.epoch = 0  # set_stream_epoch (start_epoch) keeps it in step with the stream's shuffle
         self.rng: np.random.Generator | None = None
         self._visits: collections.Counter = collections.Counter()  # recording -> its rows met in this epoch
-
         self._process = os.getpid()
 
     def start_epoch(self, epoch: int) -> None:
