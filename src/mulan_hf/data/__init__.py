@@ -1,54 +1,58 @@
 """Data for MuLan: the embedded corpus, training streams from any dataset, the source mixture and text filtering."""
 
-from .augment import AudioAugmentation
-from .corpus import TEXT_SOURCES, gallery_caption, make_corpus, make_recording, write_gallery
-from .streams import (
-    PAPER_PROPORTIONS,
-    MuLanCollator,
-    TextSource,
-    build_training_stream,
-    default_sources,
-    is_example,
-    load_audio_text_dataset,
-    mix_sources,
-    open_audio,
-    set_stream_epoch,
-    source_stream,
-)
-from .synthesis import (
-    DEFAULT_SAMPLE_SETS,
-    SAMPLE_SETS,
-    Note,
-    Part,
-    available_sample_sets,
-    example_pieces,
-    render,
-    soundfont_path,
-    write_wav,
-)
-from .text_filter import (
-    FilterReport,
-    MusicTextClassifier,
-    clean_short_form,
-    clean_short_form_column,
-    filter_text_column,
-    labelled_sentences,
-    train_music_text_classifier,
-)
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "AudioAugmentation": ".augment",
+    "available_sample_sets": ".synthesis",
+    "build_training_stream": ".streams",
+    "clean_short_form": ".text_filter",
+    "clean_short_form_column": ".text_filter",
+    "DEFAULT_SAMPLE_SETS": ".synthesis",
+    "default_sources": ".streams",
+    "example_pieces": ".synthesis",
+    "filter_text_column": ".text_filter",
+    "FilterReport": ".text_filter",
+    "gallery_caption": ".corpus",
+    "is_example": ".streams",
+    "labelled_sentences": ".text_filter",
+    "load_audio_text_dataset": ".streams",
+    "make_corpus": ".corpus",
+    "make_recording": ".corpus",
+    "mix_sources": ".streams",
+    "MuLanCollator": ".streams",
+    "MusicTextClassifier": ".text_filter",
+    "Note": ".synthesis",
+    "open_audio": ".streams",
+    "PAPER_PROPORTIONS": ".streams",
+    "Part": ".synthesis",
+    "render": ".synthesis",
+    "SAMPLE_SETS": ".synthesis",
+    "set_stream_epoch": ".streams",
+    "soundfont_path": ".synthesis",
+    "source_stream": ".streams",
+    "TEXT_SOURCES": ".corpus",
+    "TextSource": ".streams",
+    "train_music_text_classifier": ".text_filter",
+    "write_gallery": ".corpus",
+    "write_wav": ".synthesis",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
-    "DEFAULT_SAMPLE_SETS",
-    "SAMPLE_SETS",
     "AudioAugmentation",
-    "available_sample_sets",
-    "PAPER_PROPORTIONS",
-    "TEXT_SOURCES",
+    "DEFAULT_SAMPLE_SETS",
     "FilterReport",
     "MuLanCollator",
     "MusicTextClassifier",
     "Note",
+    "PAPER_PROPORTIONS",
     "Part",
+    "SAMPLE_SETS",
+    "TEXT_SOURCES",
     "TextSource",
+    "available_sample_sets",
     "build_training_stream",
     "clean_short_form",
     "clean_short_form_column",
@@ -64,10 +68,47 @@ __all__ = [
     "mix_sources",
     "open_audio",
     "render",
-    "soundfont_path",
     "set_stream_epoch",
+    "soundfont_path",
     "source_stream",
     "train_music_text_classifier",
     "write_gallery",
     "write_wav",
 ]
+
+if TYPE_CHECKING:
+    from .augment import AudioAugmentation
+    from .corpus import TEXT_SOURCES, gallery_caption, make_corpus, make_recording, write_gallery
+    from .streams import (
+        PAPER_PROPORTIONS,
+        MuLanCollator,
+        TextSource,
+        build_training_stream,
+        default_sources,
+        is_example,
+        load_audio_text_dataset,
+        mix_sources,
+        open_audio,
+        set_stream_epoch,
+        source_stream,
+    )
+    from .synthesis import (
+        DEFAULT_SAMPLE_SETS,
+        SAMPLE_SETS,
+        Note,
+        Part,
+        available_sample_sets,
+        example_pieces,
+        render,
+        soundfont_path,
+        write_wav,
+    )
+    from .text_filter import (
+        FilterReport,
+        MusicTextClassifier,
+        clean_short_form,
+        clean_short_form_column,
+        filter_text_column,
+        labelled_sentences,
+        train_music_text_classifier,
+    )
