@@ -319,6 +319,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
+
+
 def _add_publish_options(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--dry-run", action="store_true", help="stage and list, upload nothing")
@@ -460,7 +464,7 @@ def _add_push_job(jobs: argparse._SubParsersAction) -> None:
         "huggingface_hub (create_repo + upload_folder). Log in first (`hf auth login` or HF_TOKEN). With --dry-run "
         "nothing is sent: the staged folder and its listing show exactly what would be uploaded.",
     )
-    push.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
+    _add_model_dir(push)
     push.add_argument("--repo-id", required=True, help="the model repo, user/name")
     _add_publish_options(push, "outputs/hub/USER--NAME")
     push.set_defaults(func=run_push)
@@ -492,9 +496,7 @@ def _add_export_job(jobs: argparse._SubParsersAction) -> None:
         "window, text and token axes, plus the processor that makes their inputs. Needs the model's processor "
         "in --model-dir and the `export` extra (onnx, onnxscript, onnxruntime).",
     )
-    export_job.add_argument(
-        "--model-dir", required=True, help="a folder written by save_pretrained (model + processor)"
-    )
+    _add_model_dir(export_job)
     export_job.add_argument("--out", required=True, help="the folder to write the graphs and processor into")
     export_job.add_argument("--format", default="onnx", help="export format (default onnx; the only one so far)")
     export_job.set_defaults(func=run_export)
@@ -509,7 +511,7 @@ def _add_calibrate_job(jobs: argparse._SubParsersAction) -> None:
         "the label, per label of the corpus (13 instrument names, styles, tempo, mode) and one shared map for any "
         "other label text, on --splits of --corpus. Writes calibration.json into --model-dir.",
     )
-    calibrate.add_argument("--model-dir", required=True, help="a folder written by save_pretrained (model + processor)")
+    _add_model_dir(calibrate)
     calibrate.add_argument("--corpus", required=True, help="a corpus folder (mulan-hf make-corpus)")
     calibrate.add_argument("--splits", default="validation", help="corpus splits to fit on (default validation)")
     calibrate.set_defaults(func=run_calibrate)
