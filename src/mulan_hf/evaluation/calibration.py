@@ -45,13 +45,19 @@ def _label_targets(dataset, columns: tuple[str, ...]) -> tuple[list[str], np.nda
 
 
 def fit_calibration(
-    model, processor, data: str | Path, splits: str = "validation", columns: tuple[str, ...] = CORPUS_COLUMNS
+    model,
+    processor,
+    data: str | Path,
+    splits: str = "validation",
+    columns: tuple[str, ...] = CORPUS_COLUMNS,
+    max_clips: int | None = None,
 ) -> dict:
-    """Fit the cosine → probability maps on the corpus folder `data`'s `splits`. Labels with fewer than 2 positive
-    or 2 negative clips get no map of their own (the shared map covers them)."""
+    """Fit the cosine → probability maps on the corpus folder `data`'s `splits` (its first `max_clips` recordings
+    when given). Labels with fewer than 2 positive or 2 negative clips get no map of their own (the shared map covers
+    them)."""
     if not any(Path(data).glob("*/metadata.jsonl")):
         raise ValueError(f"{data} holds no corpus (no <split>/metadata.jsonl): render one with `mulan-hf make-corpus`.")
-    dataset = load_corpus_split(data, splits)
+    dataset = load_corpus_split(data, splits, max_clips=max_clips)
     if len(dataset) < 4:
         raise ValueError(f"{data} ({splits}) has {len(dataset)} recordings: calibration needs at least 4.")
     names, targets = _label_targets(dataset, columns)
