@@ -177,3 +177,36 @@ def test_a_saved_mulan_with_a_musicnn_tower_loads_as_remote_code(musicnn_folder,
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1].startswith("transformers_modules.")
     torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected)
+
+
+def test_frontend_pools_before_its_frozen_norms_with_the_same_numbers():
+    """In eval mode the front-end takes the max over mel before ReLU and the batch norm (exact for either sign of a
+    channel's scale: a negative one turns the max into the min); in training mode it runs them in the plain order."""
+    torch.manual_seed(0)
+    frontend = MusicnnModel(MusicnnConfig()).frontend
+    for norm in [*frontend.timbral_norm, *frontend.temporal_norm]:
+        norm.weight.data.normal_()  # about half the channels with a negative scale
+        norm.bias.data.normal_()
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+    assert any((norm.weight < 0).any() and (norm.weight > 0).any() for norm in frontend.timbral_norm)
+    features = torch.randn(3, 60, 96)
+
+    def plain(features):
+        x = frontend.input_norm(features.unsqueeze(1))
+        branches = []
+        padded = torch.nn.functional.pad(x, (0, 0, frontend.timbral_pad, frontend.timbral_pad))
+        for conv, norm in zip(frontend.timbral, frontend.timbral_norm):
+            branches.append(norm(torch.relu(conv(padded))).amax(dim=3))
+        for conv, norm in zip(frontend.temporal, frontend.temporal_norm):
+            span = conv.kernel_size[0]
+            padded = torch.nn.functional.pad(x, (0, 0, (span - 1) // 2, span - 1 - (span - 1) // 2))
+            branches.append(norm(torch.relu(conv(padded))).amax(dim=3))
+        return torch.cat(branches, dim=1)
+
+    frontend.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(frontend(features), plain(features), rtol=1e-5, atol=1e-5)
+    frontend.train()
+    with torch.no_grad():
+        torch.testing.assert_close(frontend(features), plain(features))

@@ -433,3 +433,41 @@ def test_latest_checkpoint_skips_half_written_ones(tmp_path):
         if complete:
             (tmp_path / "checkpoints" / name / "trainer_state.json").write_text("{}")
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step-12"  # a kill mid-save leaves these
+
+
+def test_a_locked_text_towers_states_are_remembered_and_equal_the_towers(tokenizer):
+    """TextStateCache answers rows it has seen from memory, with the numbers the tower gives, lets gradients reach
+    the text projection, keeps bf16 autocast apart, stands aside when the tower trains, and comes off cleanly."""
+    from conftest import make_tiny_model
+
+    from mulan_hf.training.text_cache import TextStateCache
+
+    model = make_tiny_model(tokenizer)
+    model.text_model.requires_grad_(False)
+    texts = ["a slow piece in a minor key", "piano", "drums and bass, fast"]
+
+    def features(rows):
+        batch = tokenizer(rows, padding=True, return_tensors="pt")
+        return model.get_text_features(**batch).pooler_output
+
+    with torch.no_grad():
+        expected = features(texts + ["organ"])
+    cache = TextStateCache().install(model.text_model)
+    assert TextStateCache.of(model.text_model) is cache
+    with torch.no_grad():
+        torch.testing.assert_close(features(texts), expected[:3])
+    assert (cache.hits, cache.misses) == (0, 3)
+    remembered = features(["organ", texts[1], texts[0]])  # a new row and two remembered ones, other padding
+    torch.testing.assert_close(remembered, expected[[3, 1, 0]], rtol=1e-5, atol=1e-5)
+    assert (cache.hits, cache.misses) == (2, 4)
+    remembered.sum().backward()
+    assert model.text_projection.weight.grad is not None and model.text_projection.weight.grad.abs().sum() > 0
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        features(texts)
+    assert cache.misses == 7  # bf16 states are not float32 ones
+    model.text_model.train()  # dropout: not exact any more, so the tower runs
+    with torch.no_grad():
+        features(texts)
+    assert (cache.hits, cache.misses) == (2, 7)
+    cache.uninstall()
+    assert TextStateCache.of(model.text_model) is None and "forward" not in vars(model.text_model)

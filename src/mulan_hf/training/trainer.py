@@ -31,6 +31,7 @@ from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
 from ..packaged import build_from_preset, load_preset
 from .losses import MuLanLoss, TextNegatives
 from .schedules import step_decay_schedule
+from .text_cache import TextStateCache
 
 logger = logging.get_logger(__name__)
 
@@ -106,10 +107,13 @@ def lock_towers(model: MuLanModel, args: MuLanTrainingArguments) -> None:
 
 
 def train_mode(model: MuLanModel, args: MuLanTrainingArguments) -> None:
-    """Training mode, except for a locked audio tower: its batch norms keep the pretrained statistics."""
+    """Training mode, except for locked towers: a locked audio tower's batch norms keep the pretrained statistics,
+    a locked text tower runs without dropout (LiT), so its [CLS] states can be remembered (`TextStateCache`)."""
     model.train()
     if args.lock_audio_tower:
         model.audio_model.eval()
+    if args.lock_text_tower:
+        model.text_model.eval()
 
 
 def _sources(args: MuLanTrainingArguments) -> list[TextSource]:
@@ -215,6 +219,8 @@ def prepare_model(args: MuLanTrainingArguments, accelerator) -> tuple[MuLanModel
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
     lock_towers(model, args)
+    if args.lock_text_tower:
+        TextStateCache().install(model.text_model)
     return model, processor
 
 
@@ -355,12 +361,18 @@ def finish(accelerator, model: MuLanModel, processor: MuLanProcessor, args: MuLa
             summary["calibration"] = calibrate_on_validation(model, processor, args, final)
         from ..hub import write_model_card
 
+        cache = TextStateCache.of(model.text_model)
+        if cache is not None:
+            summary["text_state_cache"] = {"hits": cache.hits, "misses": cache.misses, "kept": len(cache.states)}
         write_model_card(final, args, summary)
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         if args.push_to_hub:
             from ..hub import push_model
 
             push_model(final, args.hub_model_id)
+    cache = TextStateCache.of(model.text_model)
+    if cache is not None:
+        cache.uninstall()
     accelerator.end_training()
     return summary
 
