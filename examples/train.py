@@ -53,7 +53,7 @@ def train(args: MuLanTrainingArguments) -> dict:
     optimizer, schedule = make_optimizer(model, args)
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model)
-    loss_fn = MuLanLoss(args.loss, args.mask_duplicates)
+    loss_fn = MuLanLoss(args.loss, args.mask_duplicates, args.tag_weight)
 
     # Stream + loader, and the checkpoint to resume from (the loader's position, then the RNG states: iterating
     # the loader draws worker seeds from torch's RNG, so it starts before the saved states are restored).

@@ -1,6 +1,7 @@
 """The embedded corpus, training streams from any dataset, the source mixture, text filtering and bad records."""
 
 import collections
+import itertools
 import json
 from pathlib import Path
 
@@ -491,3 +492,30 @@ def test_cleaning_a_short_form_column_reports_what_it_dropped():
     cleaned, report = clean_short_form_column(rows, "tags")
     assert cleaned["tags"] == [["rock", "indie"], ["Summer"]]
     assert (report.kept, report.dropped, report.rows_without_text) == (3, 3, 1)
+
+
+def test_a_tag_column_reaches_the_collator_as_targets_over_the_vocabulary(corpus_dir, tokenizer):
+    """With `tag_column` every example carries its row's tags; the collator puts the vocabulary's label texts after
+    the captions and their counterfactual twins and marks each example's tags among them (unknown tags ignored)."""
+    rows = [json.loads(line) for line in (corpus_dir / "train" / "metadata.jsonl").read_text().splitlines()]
+    instruments = {row["recording_id"]: row["instruments"] for row in rows}
+    stream = build_training_stream(str(corpus_dir), window_seconds=None, shuffle_buffer=10, tag_column="instruments")
+    examples = list(itertools.islice(stream, 12))
+    assert all(e["tags"] == instruments[e["recording"]] for e in examples)
+    with pytest.raises(ValueError, match="no column"):
+        list(build_training_stream(str(corpus_dir), window_seconds=None, tag_column="nope"))
+
+    processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=100), tokenizer)
+    vocabulary = ["piano", "drums", "bass"]
+    pairs = [("a slow piano piece", ["piano", "harp"]), ("drums and bass", ["bass", "drums"])]
+    examples = [
+        {"text": text, "audio": np.zeros(16000, np.float32), "source": "short_form", "recording": f"r{i}", "tags": tags}
+        | {f"skipped_{reason}": 0 for reason in ("undecodable", "too_short", "no_text")}
+        for i, (text, tags) in enumerate(pairs)
+    ]
+    batch = MuLanCollator(processor, text_negatives=["tempo"], tag_vocabulary=vocabulary)(examples)
+    assert batch["input_ids"].shape[0] == 2 + 2 + 3  # captions, tempo twins, labels
+    labels = tokenizer.batch_decode(batch["input_ids"][-3:], skip_special_tokens=True)
+    assert labels == vocabulary
+    assert batch["tag_targets"].tolist() == [[1, 0, 0], [0, 1, 1]]
+    assert batch["negative_group"].shape == batch["negative_mask"].shape == (2,)

@@ -471,3 +471,28 @@ def test_a_locked_text_towers_states_are_remembered_and_equal_the_towers(tokeniz
     assert (cache.hits, cache.misses) == (2, 7)
     cache.uninstall()
     assert TextStateCache.of(model.text_model) is None and "forward" not in vars(model.text_model)
+
+
+def test_tag_loss_ranks_each_clips_tags_and_each_tags_clips_and_joins_the_caption_loss():
+    """The tag loss is lower when clips lie nearer their tags' label texts, ignores clips without tags and labels
+    no clip has, and MuLanLoss adds it with its weight (0 leaves the caption loss alone)."""
+    from mulan_hf.training import MuLanLoss
+    from mulan_hf.training.losses import tag_loss
+
+    labels = F.normalize(torch.eye(4, 8), dim=-1)  # four orthogonal label texts
+    targets = torch.tensor([[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=torch.float32)  # clip 3: no tags
+    scale = torch.tensor(math.log(10.0))
+    aligned = F.normalize(targets @ labels + torch.tensor([[0, 0, 0, 0, 1, 0, 0, 0]]) * 0.1, dim=-1)
+    shuffled = aligned[[1, 2, 0]]
+    assert tag_loss(aligned, labels, targets, scale) < tag_loss(shuffled, labels, targets, scale)
+    # Label 4 (no clip has it) and clip 3 (no tags) change nothing in what the positives pull together.
+    only = tag_loss(aligned[:2], labels, targets[:2], scale)
+    assert torch.isfinite(only) and only > 0
+    audio = F.normalize(torch.randn(3, 8), dim=-1)
+    text = F.normalize(torch.randn(3, 8), dim=-1)
+    plain = MuLanLoss()(audio, text, scale)
+    assert MuLanLoss(tag_weight=0.0)(audio, text, scale, label_embeds=labels, tag_targets=targets) == plain
+    joined = MuLanLoss(tag_weight=0.5)(audio, text, scale, label_embeds=labels, tag_targets=targets)
+    torch.testing.assert_close(joined, plain + 0.5 * tag_loss(audio, labels, targets, scale))
+    with pytest.raises(ValueError, match="tag_weight"):
+        MuLanLoss(tag_weight=-1.0)

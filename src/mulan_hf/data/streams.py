@@ -50,6 +50,7 @@ def _example_features():
             "text": Value("string"),
             "source": Value("string"),
             "recording": Value("string"),  # the recording's id (or path): equal ids are the same audio
+            "tags": List(Value("string")),  # the row's `tag_column` values (the tag loss's targets), else []
             **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
         }
     )
@@ -132,6 +133,7 @@ class WindowSampler:
     short_clips: str = "pad"
     seed: int = 0
     augmentation: AudioAugmentation | None = None
+    tag_column: str | None = None
 
     def __post_init__(self) -> None:
         if self.short_clips not in ("pad", "skip"):
@@ -152,12 +154,19 @@ class WindowSampler:
         self._append(out, None, None, where, reason)
 
     def _append(
-        self, out: dict[str, list], samples, text: str | None, recording: str, skipped: str | None = None
+        self,
+        out: dict[str, list],
+        samples,
+        text: str | None,
+        recording: str,
+        skipped: str | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         out["audio"].append(samples)
         out["text"].append(text)
         out["source"].append(self.source.name)
         out["recording"].append(recording)
+        out["tags"].append(list(tags or []))
         for reason in SKIP_REASONS:
             out[f"skipped_{reason}"].append(int(reason == skipped))
 
@@ -216,7 +225,7 @@ class WindowSampler:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": []}
+        out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": [], "tags": []}
         out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
         # A stretch or pitch shift needs a little more audio than the window it returns.
@@ -249,7 +258,9 @@ class WindowSampler:
                     bpm = bpm if isinstance(bpm, (int, float)) else None
                     samples = self.augmentation(samples, self.sampling_rate, self.rng, bpm=bpm, length=want)
                 samples = samples[:want].astype(np.float32, copy=False)
-            self._append(out, samples, self._pick_text(texts), recording)
+            tags = row.get(self.tag_column) if self.tag_column else None
+            tags = [tags] if isinstance(tags, str) else tags
+            self._append(out, samples, self._pick_text(texts), recording, tags=tags)
         return out
 
 
@@ -282,7 +293,9 @@ def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sa
     """One source's examples from an `IterableDataset` of rows (`set_stream_epoch` starts a new epoch)."""
     dataset = undecoded(dataset, audio_column)
     features = dataset.features
-    missing = [c for c in [audio_column, *source.text_columns] if features is not None and c not in features]
+    tag_column = sampler_kwargs.get("tag_column")
+    wanted = [audio_column, *source.text_columns, *([tag_column] if tag_column else [])]
+    missing = [c for c in wanted if features is not None and c not in features]
     if missing:
         raise ValueError(f"The dataset has no column(s) {missing} (columns: {sorted(features or {})}).")
     sampler = WindowSampler(source, audio_column, **sampler_kwargs)
@@ -328,11 +341,13 @@ def build_training_stream(
     num_shards: int = 8,
     augmentation: AudioAugmentation | None = None,
     exclude: dict[str, Sequence] | None = None,
+    tag_column: str | None = None,
 ):
     """The whole training stream: load (or take) the dataset, drop the rows `exclude` names (column → values,
     e.g. `{"soundfont": ["opl3"]}` to hold a sample set out), shuffle rows in a buffer, split by node for
     multi-process training, draw a window and a text per row for each source, augment the window, and mix the
-    sources by weight. Call `set_stream_epoch(stream, epoch)` to reshuffle each epoch and draw new windows."""
+    sources by weight; `tag_column` (e.g. "instruments") gives each example the row's tags for the tag loss. Call
+    `set_stream_epoch(stream, epoch)` to reshuffle each epoch and draw new windows."""
     from datasets.distributed import split_dataset_by_node
 
     sources = list(sources or default_sources())
@@ -356,6 +371,7 @@ def build_training_stream(
         clip_seconds=clip_seconds,
         short_clips=short_clips,
         augmentation=augmentation,
+        tag_column=tag_column,
     )
     streams = {
         source.name: source_stream(rows, source, audio_column, seed=seed + i, **sampler_kwargs)
@@ -398,13 +414,21 @@ class MuLanCollator:
     batch's rows, by reason) for the training loop. With `text_negatives` (kinds of `data.negatives`, e.g.
     `["mode", "tempo"]`) the text rows after the batch's own are each text's counterfactual twin per kind
     (`negative_mask` marks the real ones, `negative_group` holds their text ids; the rest are empty placeholders).
-    A batch made only of skipped records holds just `skipped` and an empty `sources`. Picklable for DataLoader
-    workers."""
+    With a `tag_vocabulary` (the tag loss's labels, e.g. every instrument name of the corpus) the label texts come
+    last among the text rows and `tag_targets` (batch, labels) marks each example's tags among them. A batch made
+    only of skipped records holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
 
-    def __init__(self, processor, max_text_length: int = 64, text_negatives: Sequence[str] = ()):
+    def __init__(
+        self,
+        processor,
+        max_text_length: int = 64,
+        text_negatives: Sequence[str] = (),
+        tag_vocabulary: Sequence[str] = (),
+    ):
         self.processor = processor
         self.max_text_length = max_text_length
         self.text_negatives = check_negative_kinds(text_negatives)
+        self.tag_vocabulary = list(tag_vocabulary)
 
     def __call__(self, examples: list[dict]) -> dict:
         skipped = {r: int(sum(e[f"skipped_{r}"] for e in examples)) for r in SKIP_REASONS}
@@ -415,7 +439,7 @@ class MuLanCollator:
         negatives = [counterfactual_text(t, kind) for kind in self.text_negatives for t in texts]
         batch = self.processor(
             # Texts without the word get an empty placeholder, so every process has the same number of rows.
-            text=texts + [n or "" for n in negatives],
+            text=texts + [n or "" for n in negatives] + self.tag_vocabulary,
             audio=[np.asarray(e["audio"], dtype=np.float32) for e in examples],
             sampling_rate=self.processor.feature_extractor.sampling_rate,
             windows="first",
@@ -432,5 +456,13 @@ class MuLanCollator:
         )
         if self.text_negatives:
             batch["negative_mask"] = torch.tensor([n is not None for n in negatives])
-            batch["negative_group"] = all_text_ids[len(texts) :]
+            batch["negative_group"] = all_text_ids[len(texts) : len(texts) + len(negatives)]
+        if self.tag_vocabulary:
+            index = {tag: j for j, tag in enumerate(self.tag_vocabulary)}
+            targets = torch.zeros(len(examples), len(index))
+            for i, example in enumerate(examples):
+                for tag in example.get("tags") or []:
+                    if tag in index:
+                        targets[i, index[tag]] = 1.0
+            batch["tag_targets"] = targets
         return {**batch, "sources": [e["source"] for e in examples], "recordings": recordings, "skipped": skipped}

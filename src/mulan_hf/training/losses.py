@@ -129,20 +129,47 @@ def sigmoid_loss(
     return loss / logits.shape[0]
 
 
+def tag_loss(
+    audio_embeds: torch.Tensor, label_embeds: torch.Tensor, targets: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """Multi-label InfoNCE between the batch's clips and a fixed vocabulary of label texts (e.g. every instrument
+    name of the corpus), in both directions: each clip's softmax over the labels puts its weight on the clip's tags
+    (the positives shared equally), and each label's softmax over the batch's clips puts its weight on the clips
+    that have it. The second direction ranks clips per label, as ROC-AUC per label does; the caption loss alone
+    teaches a name only when a clip's one random caption says it, and counts other clips with that instrument as
+    negatives. Clips without tags and labels no clip has are left out. The local batch only (no gather)."""
+    logits = logit_scale.exp() * audio_embeds @ label_embeds.t()  # (clips, labels)
+    targets = targets.to(logits.dtype)
+    terms = []
+    for scores, positives in ((logits, targets), (logits.t(), targets.t())):
+        counts = positives.sum(dim=1)
+        rows = counts > 0
+        if rows.any():
+            log_probs = F.log_softmax(scores[rows].float(), dim=1)
+            terms.append(-((log_probs * positives[rows]).sum(dim=1) / counts[rows]).mean())
+    if not terms:
+        return logits.sum() * 0.0
+    return torch.stack(terms).mean()
+
+
 class MuLanLoss(nn.Module):
     """The training objective, the one place it is computed: the paper's symmetric InfoNCE (`kind="contrastive"`)
     or SigLIP's pairwise sigmoid loss (`kind="sigmoid"`), over the global batch (every rank's pairs gathered with
     gradients, as open_clip's `ClipLoss` with `gather_with_grad`), with duplicate pairs (the collator's
     `text_group` / `audio_group` ids) kept out of each other's negatives unless `mask_duplicates=False`, and
     counterfactual text negatives. The temperature and the sigmoid bias are the model's parameters (`logit_scale`,
-    `logit_bias`), so `save_pretrained` and accelerate's checkpoints carry them; the loss holds no state."""
+    `logit_bias`), so `save_pretrained` and accelerate's checkpoints carry them; the loss holds no state. Given
+    `label_embeds` and `tag_targets` it adds `tag_weight` times `tag_loss`."""
 
-    def __init__(self, kind: str = "contrastive", mask_duplicates: bool = True):
+    def __init__(self, kind: str = "contrastive", mask_duplicates: bool = True, tag_weight: float = 1.0):
         super().__init__()
         if kind not in ("contrastive", "sigmoid"):
             raise ValueError(f"Unknown loss {kind!r}: use 'contrastive' (the paper's InfoNCE) or 'sigmoid' (SigLIP).")
+        if not tag_weight >= 0:
+            raise ValueError(f"tag_weight must be a number >= 0, got {tag_weight!r}.")
         self.kind = kind
         self.mask_duplicates = mask_duplicates
+        self.tag_weight = tag_weight
 
     def forward(
         self,
@@ -153,6 +180,8 @@ class MuLanLoss(nn.Module):
         text_group: torch.Tensor | None = None,
         audio_group: torch.Tensor | None = None,
         negatives: TextNegatives | None = None,
+        label_embeds: torch.Tensor | None = None,
+        tag_targets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if not self.mask_duplicates:
             text_group = audio_group = None
@@ -162,5 +191,9 @@ class MuLanLoss(nn.Module):
                     "The sigmoid loss needs the model's logit_bias: build the model with "
                     "MuLanConfig(logit_bias_init_value=-10.0) (what `--loss sigmoid` does)."
                 )
-            return sigmoid_loss(audio_embeds, text_embeds, logit_scale, logit_bias, text_group, audio_group, negatives)
-        return contrastive_loss(audio_embeds, text_embeds, logit_scale, text_group, audio_group, negatives)
+            loss = sigmoid_loss(audio_embeds, text_embeds, logit_scale, logit_bias, text_group, audio_group, negatives)
+        else:
+            loss = contrastive_loss(audio_embeds, text_embeds, logit_scale, text_group, audio_group, negatives)
+        if label_embeds is not None and tag_targets is not None and self.tag_weight > 0:
+            loss = loss + self.tag_weight * tag_loss(audio_embeds, label_embeds, tag_targets, logit_scale)
+        return loss

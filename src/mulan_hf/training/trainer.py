@@ -25,6 +25,8 @@ from ..data.streams import (
     TextSource,
     build_training_stream,
     default_sources,
+    load_audio_text_dataset,
+    undecoded,
 )
 from ..data.synthesis import DEFAULT_SAMPLE_SETS
 from ..evaluation.corpus import corpus_tagging_scores, transfer_scores
@@ -66,6 +68,9 @@ class MuLanTrainingArguments:
     loss: str = "contrastive"  # or "sigmoid"
     mask_duplicates: bool = True
     text_negatives: list[str] = field(default_factory=list)  # counterfactual caption twins: "mode", "tempo"
+    tag_column: str | None = None  # a list column (e.g. "instruments"): adds the tag loss over its names
+    tag_vocabulary: list[str] = field(default_factory=list)  # the tag loss's labels; default: tag_column's values
+    tag_weight: float = 1.0  # the tag loss's weight beside the caption loss
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     save_steps: int = 100
@@ -250,7 +255,29 @@ def make_stream(args: MuLanTrainingArguments, processor: MuLanProcessor, acceler
         world_size=accelerator.num_processes,
         augmentation=None if args.augmentation is None else AudioAugmentation.from_dict(args.augmentation),
         exclude={"soundfont": [args.holdout_sample_set]} if args.holdout_sample_set else None,
+        tag_column=args.tag_column,
     )
+
+
+def tag_vocabulary(args: MuLanTrainingArguments, max_rows: int = 10_000) -> list[str]:
+    """The tag loss's labels: `tag_vocabulary` if given, else every value of `tag_column` among the training
+    split's first `max_rows` rows (metadata only: audio is not decoded), sorted."""
+    if not args.tag_column:
+        return []
+    if args.tag_vocabulary:
+        return list(args.tag_vocabulary)
+    import itertools
+
+    rows = undecoded(load_audio_text_dataset(args.data, split="train"), args.audio_column)
+    if rows.features is not None and args.tag_column not in rows.features:
+        raise ValueError(f"tag_column {args.tag_column!r} is not a column of {args.data} ({sorted(rows.features)}).")
+    names: set[str] = set()
+    for row in itertools.islice(rows.select_columns([args.tag_column]), max_rows):
+        value = row[args.tag_column]
+        names.update([value] if isinstance(value, str) else value or [])
+    if not names:
+        raise ValueError(f"tag_column {args.tag_column!r} of {args.data} holds no tags: give --tag_vocabulary.")
+    return sorted(names)
 
 
 def find_resume_point(args: MuLanTrainingArguments) -> tuple[Path | None, dict, dict]:
@@ -273,7 +300,7 @@ def make_loader(stream, processor: MuLanProcessor, args: MuLanTrainingArguments,
     """torchdata's StatefulDataLoader over the stream with the MuLan collator. Its state covers the stream's
     position inside every worker process, so a resumed run continues with the next unseen window even when
     DataLoader workers decode and augment."""
-    collator = MuLanCollator(processor, text_negatives=args.text_negatives)
+    collator = MuLanCollator(processor, text_negatives=args.text_negatives, tag_vocabulary=tag_vocabulary(args))
     loader = StatefulDataLoader(stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers)
     if "loader" in saved:
         loader.load_state_dict(saved["loader"][rank])
@@ -298,14 +325,26 @@ def batch_loss(model, unwrapped: MuLanModel, batch: dict, loss_fn: MuLanLoss, de
     inputs = {k: v.to(device) for k, v in batch.items()}
     groups = {name: inputs.pop(name, None) for name in ("text_group", "audio_group")}
     negative_mask, negative_group = inputs.pop("negative_mask", None), inputs.pop("negative_group", None)
+    tag_targets = inputs.pop("tag_targets", None)
     output = model(**inputs)
     pairs = inputs["input_features"].shape[0]
+    labels = tag_targets.shape[1] if tag_targets is not None else 0
+    text_rows = output.text_embeds[: len(output.text_embeds) - labels]
     negatives = None
     if negative_mask is not None:
-        negatives = TextNegatives(output.text_embeds[pairs:], negative_mask, negative_group, groups["text_group"])
+        negatives = TextNegatives(text_rows[pairs:], negative_mask, negative_group, groups["text_group"])
     bias = getattr(unwrapped, "logit_bias", None)
-    text = output.text_embeds[:pairs]
-    return loss_fn(output.audio_embeds, text, unwrapped.logit_scale, bias, negatives=negatives, **groups)
+    label_embeds = output.text_embeds[len(text_rows) :] if labels else None
+    return loss_fn(
+        output.audio_embeds,
+        text_rows[:pairs],
+        unwrapped.logit_scale,
+        bias,
+        negatives=negatives,
+        label_embeds=label_embeds,
+        tag_targets=tag_targets,
+        **groups,
+    )
 
 
 def loss_is_finite(loss: torch.Tensor, state: dict, max_bad_steps: int) -> bool:
