@@ -494,28 +494,32 @@ def test_cleaning_a_short_form_column_reports_what_it_dropped():
     assert (report.kept, report.dropped, report.rows_without_text) == (3, 3, 1)
 
 
-def test_a_tag_column_reaches_the_collator_as_targets_over_the_vocabulary(corpus_dir, tokenizer):
-    """With `tag_column` every example carries its row's tags; the collator puts the vocabulary's label texts after
-    the captions and their counterfactual twins and marks each example's tags among them (unknown tags ignored)."""
+def test_tag_columns_reach_the_collator_as_targets_over_the_vocabulary(corpus_dir, tokenizer):
+    """With `tag_columns` every example carries its row's tags; the collator puts the vocabulary's label texts after
+    the captions and their counterfactual twins, column by column, and marks each example's tags among them
+    (unknown tags ignored)."""
     rows = [json.loads(line) for line in (corpus_dir / "train" / "metadata.jsonl").read_text().splitlines()]
-    instruments = {row["recording_id"]: row["instruments"] for row in rows}
-    stream = build_training_stream(str(corpus_dir), window_seconds=None, shuffle_buffer=10, tag_column="instruments")
+    tags = {row["recording_id"]: [*row["instruments"], row["mode"]] for row in rows}
+    stream = build_training_stream(
+        str(corpus_dir), window_seconds=None, shuffle_buffer=10, tag_columns=["instruments", "mode"]
+    )
     examples = list(itertools.islice(stream, 12))
-    assert all(e["tags"] == instruments[e["recording"]] for e in examples)
+    assert all(e["tags"] == tags[e["recording"]] for e in examples)
     with pytest.raises(ValueError, match="no column"):
-        list(build_training_stream(str(corpus_dir), window_seconds=None, tag_column="nope"))
+        list(build_training_stream(str(corpus_dir), window_seconds=None, tag_columns=["nope"]))
 
     processor = MuLanProcessor(MuLanFeatureExtractor(num_mel_bins=32, window_frames=100), tokenizer)
-    vocabulary = ["piano", "drums", "bass"]
-    pairs = [("a slow piano piece", ["piano", "harp"]), ("drums and bass", ["bass", "drums"])]
+    vocabulary = {"instruments": ["piano", "drums", "bass"], "mode": ["major", "minor"]}
+    pairs = [("a slow piano piece", ["piano", "harp", "minor"]), ("drums and bass", ["bass", "drums", "major"])]
     examples = [
         {"text": text, "audio": np.zeros(16000, np.float32), "source": "short_form", "recording": f"r{i}", "tags": tags}
         | {f"skipped_{reason}": 0 for reason in ("undecodable", "too_short", "no_text")}
         for i, (text, tags) in enumerate(pairs)
     ]
     batch = MuLanCollator(processor, text_negatives=["tempo"], tag_vocabulary=vocabulary)(examples)
-    assert batch["input_ids"].shape[0] == 2 + 2 + 3  # captions, tempo twins, labels
-    labels = tokenizer.batch_decode(batch["input_ids"][-3:], skip_special_tokens=True)
-    assert labels == vocabulary
-    assert batch["tag_targets"].tolist() == [[1, 0, 0], [0, 1, 1]]
+    assert batch["input_ids"].shape[0] == 2 + 2 + 5  # captions, tempo twins, labels
+    labels = tokenizer.batch_decode(batch["input_ids"][-5:], skip_special_tokens=True)
+    assert labels == ["piano", "drums", "bass", "major", "minor"]
+    assert batch["tag_targets"].tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 1, 0]]
+    assert batch["tag_spans"].tolist() == [3, 2]
     assert batch["negative_group"].shape == batch["negative_mask"].shape == (2,)

@@ -494,5 +494,9 @@ def test_tag_loss_ranks_each_clips_tags_and_each_tags_clips_and_joins_the_captio
     assert MuLanLoss(tag_weight=0.0)(audio, text, scale, label_embeds=labels, tag_targets=targets) == plain
     joined = MuLanLoss(tag_weight=0.5)(audio, text, scale, label_embeds=labels, tag_targets=targets)
     torch.testing.assert_close(joined, plain + 0.5 * tag_loss(audio, labels, targets, scale))
+    # Two tag columns (labels 0-2 and 3): each is its own softmax, and the loss is their mean.
+    grouped = MuLanLoss()(audio, text, scale, label_embeds=labels, tag_targets=targets, tag_spans=torch.tensor([3, 1]))
+    each = [tag_loss(audio, labels[:3], targets[:, :3], scale), tag_loss(audio, labels[3:], targets[:, 3:], scale)]
+    torch.testing.assert_close(grouped, plain + (each[0] + each[1]) / 2)
     with pytest.raises(ValueError, match="tag_weight"):
         MuLanLoss(tag_weight=-1.0)

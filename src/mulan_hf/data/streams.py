@@ -22,7 +22,7 @@ import collections
 import hashlib
 import os
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ def _example_features():
             "text": Value("string"),
             "source": Value("string"),
             "recording": Value("string"),  # the recording's id (or path): equal ids are the same audio
-            "tags": List(Value("string")),  # the row's `tag_column` values (the tag loss's targets), else []
+            "tags": List(Value("string")),  # the row's `tag_columns` values (the tag loss's targets), else []
             **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
         }
     )
@@ -133,7 +133,7 @@ class WindowSampler:
     short_clips: str = "pad"
     seed: int = 0
     augmentation: AudioAugmentation | None = None
-    tag_column: str | None = None
+    tag_columns: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.short_clips not in ("pad", "skip"):
@@ -258,8 +258,8 @@ class WindowSampler:
                     bpm = bpm if isinstance(bpm, (int, float)) else None
                     samples = self.augmentation(samples, self.sampling_rate, self.rng, bpm=bpm, length=want)
                 samples = samples[:want].astype(np.float32, copy=False)
-            tags = row.get(self.tag_column) if self.tag_column else None
-            tags = [tags] if isinstance(tags, str) else tags
+            tags = [row.get(column) for column in self.tag_columns]
+            tags = [t for value in tags for t in ([value] if isinstance(value, str) else value or [])]
             self._append(out, samples, self._pick_text(texts), recording, tags=tags)
         return out
 
@@ -293,8 +293,7 @@ def source_stream(dataset, source: TextSource, audio_column: str = "audio", **sa
     """One source's examples from an `IterableDataset` of rows (`set_stream_epoch` starts a new epoch)."""
     dataset = undecoded(dataset, audio_column)
     features = dataset.features
-    tag_column = sampler_kwargs.get("tag_column")
-    wanted = [audio_column, *source.text_columns, *([tag_column] if tag_column else [])]
+    wanted = [audio_column, *source.text_columns, *sampler_kwargs.get("tag_columns", ())]
     missing = [c for c in wanted if features is not None and c not in features]
     if missing:
         raise ValueError(f"The dataset has no column(s) {missing} (columns: {sorted(features or {})}).")
@@ -341,12 +340,13 @@ def build_training_stream(
     num_shards: int = 8,
     augmentation: AudioAugmentation | None = None,
     exclude: dict[str, Sequence] | None = None,
-    tag_column: str | None = None,
+    tag_columns: Sequence[str] = (),
 ):
     """The whole training stream: load (or take) the dataset, drop the rows `exclude` names (column → values,
     e.g. `{"soundfont": ["opl3"]}` to hold a sample set out), shuffle rows in a buffer, split by node for
     multi-process training, draw a window and a text per row for each source, augment the window, and mix the
-    sources by weight; `tag_column` (e.g. "instruments") gives each example the row's tags for the tag loss. Call
+    sources by weight; `tag_columns` (e.g. `["instruments", "mode"]`) give each example the row's tags for the tag
+    loss. Call
     `set_stream_epoch(stream, epoch)` to reshuffle each epoch and draw new windows."""
     from datasets.distributed import split_dataset_by_node
 
@@ -371,7 +371,7 @@ def build_training_stream(
         clip_seconds=clip_seconds,
         short_clips=short_clips,
         augmentation=augmentation,
-        tag_column=tag_column,
+        tag_columns=tuple(tag_columns),
     )
     streams = {
         source.name: source_stream(rows, source, audio_column, seed=seed + i, **sampler_kwargs)
@@ -414,8 +414,9 @@ class MuLanCollator:
     batch's rows, by reason) for the training loop. With `text_negatives` (kinds of `data.negatives`, e.g.
     `["mode", "tempo"]`) the text rows after the batch's own are each text's counterfactual twin per kind
     (`negative_mask` marks the real ones, `negative_group` holds their text ids; the rest are empty placeholders).
-    With a `tag_vocabulary` (the tag loss's labels, e.g. every instrument name of the corpus) the label texts come
-    last among the text rows and `tag_targets` (batch, labels) marks each example's tags among them. A batch made
+    With a `tag_vocabulary` (the tag loss's labels per tag column, e.g. `{"instruments": [...], "mode": ["major",
+    "minor"]}`, or one list) the label texts come last among the text rows, `tag_targets` (batch, labels) marks each
+    example's tags among them and `tag_spans` holds each column's number of labels. A batch made
     only of skipped records holds just `skipped` and an empty `sources`. Picklable for DataLoader workers."""
 
     def __init__(
@@ -423,12 +424,14 @@ class MuLanCollator:
         processor,
         max_text_length: int = 64,
         text_negatives: Sequence[str] = (),
-        tag_vocabulary: Sequence[str] = (),
+        tag_vocabulary: Mapping[str, Sequence[str]] | Sequence[str] = (),
     ):
         self.processor = processor
         self.max_text_length = max_text_length
         self.text_negatives = check_negative_kinds(text_negatives)
-        self.tag_vocabulary = list(tag_vocabulary)
+        groups = tag_vocabulary.values() if isinstance(tag_vocabulary, Mapping) else [tag_vocabulary]
+        self.tag_groups = [list(group) for group in groups if len(group)]
+        self.tag_vocabulary = [label for group in self.tag_groups for label in group]
 
     def __call__(self, examples: list[dict]) -> dict:
         skipped = {r: int(sum(e[f"skipped_{r}"] for e in examples)) for r in SKIP_REASONS}
@@ -458,11 +461,10 @@ class MuLanCollator:
             batch["negative_mask"] = torch.tensor([n is not None for n in negatives])
             batch["negative_group"] = all_text_ids[len(texts) : len(texts) + len(negatives)]
         if self.tag_vocabulary:
-            index = {tag: j for j, tag in enumerate(self.tag_vocabulary)}
-            targets = torch.zeros(len(examples), len(index))
+            targets = torch.zeros(len(examples), len(self.tag_vocabulary))
             for i, example in enumerate(examples):
-                for tag in example.get("tags") or []:
-                    if tag in index:
-                        targets[i, index[tag]] = 1.0
+                tags = set(example.get("tags") or [])
+                targets[i] = torch.tensor([label in tags for label in self.tag_vocabulary], dtype=torch.float32)
             batch["tag_targets"] = targets
+            batch["tag_spans"] = torch.tensor([len(group) for group in self.tag_groups], dtype=torch.long)
         return {**batch, "sources": [e["source"] for e in examples], "recordings": recordings, "skipped": skipped}

@@ -159,7 +159,8 @@ class MuLanLoss(nn.Module):
     `text_group` / `audio_group` ids) kept out of each other's negatives unless `mask_duplicates=False`, and
     counterfactual text negatives. The temperature and the sigmoid bias are the model's parameters (`logit_scale`,
     `logit_bias`), so `save_pretrained` and accelerate's checkpoints carry them; the loss holds no state. Given
-    `label_embeds` and `tag_targets` it adds `tag_weight` times `tag_loss`."""
+    `label_embeds` and `tag_targets` it adds `tag_weight` times `tag_loss`, averaged over the label groups
+    `tag_spans` gives (each tag column's labels compete only with each other)."""
 
     def __init__(self, kind: str = "contrastive", mask_duplicates: bool = True, tag_weight: float = 1.0):
         super().__init__()
@@ -182,6 +183,7 @@ class MuLanLoss(nn.Module):
         negatives: TextNegatives | None = None,
         label_embeds: torch.Tensor | None = None,
         tag_targets: torch.Tensor | None = None,
+        tag_spans: torch.Tensor | list[int] | None = None,
     ) -> torch.Tensor:
         if not self.mask_duplicates:
             text_group = audio_group = None
@@ -195,5 +197,8 @@ class MuLanLoss(nn.Module):
         else:
             loss = contrastive_loss(audio_embeds, text_embeds, logit_scale, text_group, audio_group, negatives)
         if label_embeds is not None and tag_targets is not None and self.tag_weight > 0:
-            loss = loss + self.tag_weight * tag_loss(audio_embeds, label_embeds, tag_targets, logit_scale)
+            spans = [int(n) for n in tag_spans] if tag_spans is not None else [label_embeds.shape[0]]
+            groups = zip(label_embeds.split(spans), tag_targets.split(spans, dim=1))
+            tags = [tag_loss(audio_embeds, labels, targets, logit_scale) for labels, targets in groups]
+            loss = loss + self.tag_weight * torch.stack(tags).mean()
         return loss

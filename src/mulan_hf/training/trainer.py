@@ -68,8 +68,8 @@ class MuLanTrainingArguments:
     loss: str = "contrastive"  # or "sigmoid"
     mask_duplicates: bool = True
     text_negatives: list[str] = field(default_factory=list)  # counterfactual caption twins: "mode", "tempo"
-    tag_column: str | None = None  # a list column (e.g. "instruments"): adds the tag loss over its names
-    tag_vocabulary: list[str] = field(default_factory=list)  # the tag loss's labels; default: tag_column's values
+    tag_columns: list[str] = field(default_factory=list)  # e.g. ["instruments", "mode"]: adds the tag loss
+    tag_vocabulary: dict = field(default_factory=dict)  # column -> its labels; default: the column's values
     tag_weight: float = 1.0  # the tag loss's weight beside the caption loss
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
@@ -255,29 +255,32 @@ def make_stream(args: MuLanTrainingArguments, processor: MuLanProcessor, acceler
         world_size=accelerator.num_processes,
         augmentation=None if args.augmentation is None else AudioAugmentation.from_dict(args.augmentation),
         exclude={"soundfont": [args.holdout_sample_set]} if args.holdout_sample_set else None,
-        tag_column=args.tag_column,
+        tag_columns=args.tag_columns,
     )
 
 
-def tag_vocabulary(args: MuLanTrainingArguments, max_rows: int = 10_000) -> list[str]:
-    """The tag loss's labels: `tag_vocabulary` if given, else every value of `tag_column` among the training
-    split's first `max_rows` rows (metadata only: audio is not decoded), sorted."""
-    if not args.tag_column:
-        return []
-    if args.tag_vocabulary:
-        return list(args.tag_vocabulary)
+def tag_vocabulary(args: MuLanTrainingArguments, max_rows: int = 10_000) -> dict[str, list[str]]:
+    """The tag loss's labels per tag column: `tag_vocabulary[column]` if given, else every value of the column
+    among the training split's first `max_rows` rows (metadata only: audio is not decoded), sorted."""
+    missing = [c for c in args.tag_columns if c not in args.tag_vocabulary]
+    vocabulary = {c: list(args.tag_vocabulary[c]) for c in args.tag_columns if c in args.tag_vocabulary}
+    if not missing:
+        return vocabulary
     import itertools
 
     rows = undecoded(load_audio_text_dataset(args.data, split="train"), args.audio_column)
-    if rows.features is not None and args.tag_column not in rows.features:
-        raise ValueError(f"tag_column {args.tag_column!r} is not a column of {args.data} ({sorted(rows.features)}).")
-    names: set[str] = set()
-    for row in itertools.islice(rows.select_columns([args.tag_column]), max_rows):
-        value = row[args.tag_column]
-        names.update([value] if isinstance(value, str) else value or [])
-    if not names:
-        raise ValueError(f"tag_column {args.tag_column!r} of {args.data} holds no tags: give --tag_vocabulary.")
-    return sorted(names)
+    unknown = [c for c in missing if rows.features is not None and c not in rows.features]
+    if unknown:
+        raise ValueError(f"tag_columns {unknown} are not columns of {args.data} ({sorted(rows.features)}).")
+    names: dict[str, set[str]] = {c: set() for c in missing}
+    for row in itertools.islice(rows.select_columns(missing), max_rows):
+        for column in missing:
+            value = row[column]
+            names[column].update([value] if isinstance(value, str) else value or [])
+    empty = [c for c in missing if not names[c]]
+    if empty:
+        raise ValueError(f"tag_columns {empty} of {args.data} hold no tags: give --tag_vocabulary.")
+    return {c: vocabulary.get(c) or sorted(names[c]) for c in args.tag_columns}
 
 
 def find_resume_point(args: MuLanTrainingArguments) -> tuple[Path | None, dict, dict]:
@@ -325,7 +328,7 @@ def batch_loss(model, unwrapped: MuLanModel, batch: dict, loss_fn: MuLanLoss, de
     inputs = {k: v.to(device) for k, v in batch.items()}
     groups = {name: inputs.pop(name, None) for name in ("text_group", "audio_group")}
     negative_mask, negative_group = inputs.pop("negative_mask", None), inputs.pop("negative_group", None)
-    tag_targets = inputs.pop("tag_targets", None)
+    tag_targets, tag_spans = inputs.pop("tag_targets", None), inputs.pop("tag_spans", None)
     output = model(**inputs)
     pairs = inputs["input_features"].shape[0]
     labels = tag_targets.shape[1] if tag_targets is not None else 0
@@ -343,6 +346,7 @@ def batch_loss(model, unwrapped: MuLanModel, batch: dict, loss_fn: MuLanLoss, de
         negatives=negatives,
         label_embeds=label_embeds,
         tag_targets=tag_targets,
+        tag_spans=tag_spans,
         **groups,
     )
 
