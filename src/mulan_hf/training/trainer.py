@@ -88,6 +88,19 @@ class MuLanTrainingArguments:
     hub_model_id: str | None = None
 
 
+def field_comments(cls) -> dict[str, str]:
+    """Each dataclass field's trailing `# comment` in the class's source (the flags' help in examples/train.py)."""
+    import inspect
+    import re
+
+    comments = {}
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+): [^#]+#\s*(.+)$", line)
+        if match:
+            comments[match.group(1)] = match.group(2).strip()
+    return comments
+
+
 def build_model_and_processor(args: MuLanTrainingArguments) -> tuple[MuLanModel, MuLanProcessor]:
     """The run's model and processor from its preset (`mulan_hf.packaged.build_from_preset`)."""
     return build_from_preset(args.preset, args.output_dir, args.audio_model, args.text_model, args.loss, args.seed)
