@@ -12,6 +12,7 @@ from conftest import SAMPLING_RATE
 from datasets import Audio, Dataset, load_dataset
 
 from mulan_hf import MuLanFeatureExtractor, MuLanProcessor
+from mulan_hf.audio_io import decode_audio
 from mulan_hf.data.corpus import COMMENTS, INSTRUMENT_ALIASES, make_corpus, make_recording
 from mulan_hf.data.music import INSTRUMENTS, STYLES, PieceGenerator
 from mulan_hf.data.negatives import counterfactual_text
@@ -134,9 +135,46 @@ def test_only_the_sampled_window_is_decoded(tmp_path):
     encode_flac(tmp_path / "ramp.flac", ramp)
     sampler = WindowSampler(TextSource("t", ["text"]), "audio", window_seconds=WINDOW)
     sampler.rng = FixedStart(5.0)
-    window = sampler._window({"path": str(tmp_path / "ramp.flac"), "bytes": None})
-    assert len(window) == WINDOW * SAMPLING_RATE
+    window, profile = sampler._window({"path": str(tmp_path / "ramp.flac"), "bytes": None})
+    assert len(window) == WINDOW * SAMPLING_RATE and profile is None
     np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
+
+
+class ContextSpan:
+    """A stand-in for `clip_pitch_class_profile` that reports which seconds of the ramp it was given."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, context: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return np.array([context[0] / 0.9 * 20, (context[-1] / 0.9 * 20), len(context) / SAMPLING_RATE] + [0.0] * 9)
+
+
+def test_a_windows_pitch_class_context_is_centred_on_it_inside_the_recording_and_remembered(tmp_path):
+    """With `pitch_class_seconds` the sampler decodes the context centred on the window (kept inside the recording,
+    as the feature extractor keeps it inside a clip), cuts the window out of it, and remembers the profile of a
+    context it met before (a recording no longer than the context has one: later visits decode only the window)."""
+    ramp = np.linspace(0.0, 0.9, 20 * SAMPLING_RATE, dtype=np.float32)  # value / 0.9 * 20 = seconds in
+    encode_flac(tmp_path / "ramp.flac", ramp)
+    audio = {"path": str(tmp_path / "ramp.flac"), "bytes": None}
+    span = ContextSpan()
+    sampler = WindowSampler(
+        TextSource("t", ["text"]), "audio", window_seconds=WINDOW, pitch_class_seconds=8.0, pitch_class_profile=span
+    )
+    for start, context in ((5.0, (2.0, 10.0)), (1.0, (0.0, 8.0)), (17.5, (12.0, 20.0))):
+        sampler.rng = FixedStart(start)
+        window, profile = sampler._window(audio, recording="ramp")
+        first = int(start * SAMPLING_RATE)
+        np.testing.assert_allclose(window, ramp[first : first + int(WINDOW * SAMPLING_RATE)], atol=1e-4)
+        np.testing.assert_allclose(profile[:3], [context[0], context[1], 8.0], atol=1e-3)
+    assert span.calls == 3
+    sampler.rng = FixedStart(5.0)
+    window, profile = sampler._window(audio, recording="ramp")
+    assert span.calls == 3 and profile[0] == pytest.approx(2.0, abs=1e-3)  # remembered, window decoded alone
+    np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
+    with pytest.raises(ValueError, match="go together"):
+        WindowSampler(TextSource("t", ["text"]), "audio", pitch_class_seconds=8.0)
 
 
 def test_paper_clip_extraction_and_random_windows(tmp_path):
@@ -523,3 +561,30 @@ def test_tag_columns_reach_the_collator_as_targets_over_the_vocabulary(corpus_di
     assert batch["tag_targets"].tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 1, 0]]
     assert batch["tag_spans"].tolist() == [3, 2]
     assert batch["negative_group"].shape == batch["negative_mask"].shape == (2,)
+
+
+def test_the_stream_gives_each_window_the_profile_the_extractor_gives_it_in_the_whole_recording(corpus_dir, tokenizer):
+    """A training stream built with a `pitch_class_seconds` feature extractor decodes one window but carries the
+    profile that window gets when the whole recording is featurised (here: the recording, shorter than the
+    context), and the collator hands the model that profile instead of the window's own."""
+    extractor = MuLanFeatureExtractor(
+        num_mel_bins=32, window_frames=100, pitch_class_profile=True, pitch_class_seconds=30.0
+    )
+    stream = build_training_stream(
+        str(corpus_dir), window_seconds=WINDOW, shuffle_buffer=10, feature_extractor=extractor
+    )
+    examples = list(itertools.islice(stream, 4))
+    rows = [json.loads(line) for line in (corpus_dir / "train" / "metadata.jsonl").read_text().splitlines()]
+    files = {row["recording_id"]: corpus_dir / "train" / row["file_name"] for row in rows}
+    for example in examples:
+        whole = decode_audio(str(files[example["recording"]]), SAMPLING_RATE)
+        expected = extractor([whole], sampling_rate=SAMPLING_RATE)["pitch_class_profile"][0, 0]
+        np.testing.assert_allclose(example["pitch_class_profile"], expected, rtol=1e-4, atol=1e-4)
+    batch = MuLanCollator(MuLanProcessor(extractor, tokenizer))(examples)
+    own = extractor([np.asarray(e["audio"]) for e in examples], sampling_rate=SAMPLING_RATE, windows="first")
+    assert batch["pitch_class_profile"].shape == (4, 1, 12)
+    np.testing.assert_allclose(batch["pitch_class_profile"][:, 0], [e["pitch_class_profile"] for e in examples])
+    assert not np.allclose(batch["pitch_class_profile"].numpy(), own["pitch_class_profile"], atol=1e-2)
+    # Without the context the examples carry no profile and the window's own reaches the model.
+    plain = list(itertools.islice(build_training_stream(str(corpus_dir), window_seconds=WINDOW), 2))
+    assert all(e["pitch_class_profile"] == [] for e in plain)

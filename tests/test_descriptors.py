@@ -68,6 +68,45 @@ def test_pitch_class_profile_hears_the_chord_tones_and_pads_like_the_windows(pit
     assert "pitch_class_profile" in MuLanFeatureExtractor.from_pretrained(tmp_path).model_input_names
 
 
+def test_pitch_class_context_gives_each_window_the_profile_of_the_seconds_around_it(tmp_path):
+    """`pitch_class_seconds`: each window's profile covers that many seconds centred on it, kept inside the clip
+    (the whole clip when shorter), equal to `clip_pitch_class_profile` of that context; the window alone hears
+    only its own chord."""
+    c_major, f_sharp_major = chord(60, MAJOR_TRIAD, 4.0), chord(66, MAJOR_TRIAD, 4.0)  # C E G, F# A# C#
+    clip = np.concatenate([c_major, f_sharp_major])
+    window_only = MuLanFeatureExtractor(
+        num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES, pitch_class_profile=True
+    )
+    context = MuLanFeatureExtractor(
+        num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES, pitch_class_profile=True, pitch_class_seconds=30
+    )
+    alone = window_only([clip], sampling_rate=SAMPLING_RATE, return_tensors="pt")["pitch_class_profile"][0]
+    out = context([clip], sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    profiles = out["pitch_class_profile"][0]
+    assert set(alone[0].topk(3).indices.tolist()) == {0, 4, 7}
+    assert set(profiles[0].topk(6).indices.tolist()) == {0, 4, 7, 6, 10, 1}  # both chords, from the first window
+    whole = torch.as_tensor(context.clip_pitch_class_profile(clip))
+    for profile in profiles[out["window_mask"][0].bool()]:
+        torch.testing.assert_close(profile, whole, atol=1e-4, rtol=1e-4)
+    # A 4 s context: the first window's is the clip's first 4 s (C major), the last window's its last 4 s.
+    short = MuLanFeatureExtractor(
+        num_mel_bins=TINY_MEL_BINS, window_frames=TINY_WINDOW_FRAMES, pitch_class_profile=True, pitch_class_seconds=4
+    )
+    out = short([clip], sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    last = int(out["window_mask"][0].sum()) - 1
+    four = 4 * SAMPLING_RATE
+    for index, part in ((0, clip[:four]), (last, clip[-four:])):
+        expected = torch.as_tensor(short.clip_pitch_class_profile(part))
+        torch.testing.assert_close(out["pitch_class_profile"][0, index], expected, atol=1e-4, rtol=1e-4)
+    # Saved with the extractor; refused without the profile or shorter than one analysis frame.
+    context.save_pretrained(tmp_path)
+    assert MuLanFeatureExtractor.from_pretrained(tmp_path).pitch_class_seconds == 30.0
+    with pytest.raises(ValueError, match="pitch_class_profile=True"):
+        MuLanFeatureExtractor(pitch_class_seconds=30)
+    with pytest.raises(ValueError, match="at least 0.256 s"):
+        MuLanFeatureExtractor(pitch_class_profile=True, pitch_class_seconds=0.1)
+
+
 def test_key_descriptor_tells_major_from_minor_in_every_key_and_ignores_transposition(pitch_extractor):
     descriptors = MuLanModel(
         MuLanConfig(audio_descriptors=["pitch_class"], audio_config={"model_type": "musicnn"})

@@ -108,6 +108,8 @@ def build_from_preset(
     else:  # a CNN takes any size: the paper's 1024 x 128 unless the preset says otherwise
         extractor = {"num_mel_bins": 128, "window_frames": 1024, **values.get("feature_extractor", {})}
     extractor["pitch_class_profile"] = "pitch_class" in model.config.audio_descriptors  # cannot disagree
+    if not extractor["pitch_class_profile"]:
+        extractor.pop("pitch_class_seconds", None)  # the span of a profile no descriptor reads
     processor = MuLanProcessor(MuLanFeatureExtractor(**extractor), AutoTokenizer.from_pretrained(text_model))
     return model, processor
 

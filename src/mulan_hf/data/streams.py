@@ -38,6 +38,7 @@ from .text_filter import clean_short_form
 logger = logging.get_logger(__name__)
 
 SKIP_REASONS = ("undecodable", "too_short", "no_text")
+_PROFILE_CACHE_SIZE = 200_000  # pitch-class profiles a window sampler keeps per process (12 floats each)
 PAPER_PROPORTIONS = {"short_form": 2, "long_form": 2, "playlist": 1, "ontology": 1}
 
 
@@ -51,6 +52,8 @@ def _example_features():
             "source": Value("string"),
             "recording": Value("string"),  # the recording's id (or path): equal ids are the same audio
             "tags": List(Value("string")),  # the row's `tag_columns` values (the tag loss's targets), else []
+            # The pitch-class profile of the `pitch_class_seconds` around the window (12 values), else []
+            "pitch_class_profile": List(Value("float32")),
             **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
         }
     )
@@ -122,7 +125,10 @@ def _is_audiofolder(path: str) -> bool:
 class WindowSampler:
     """Batched-map function that turns rows into training examples (picklable, so it runs in DataLoader workers).
 
-    `window_seconds=None` keeps the audio undecoded (text-only streams, e.g. to inspect a mixture)."""
+    `window_seconds=None` keeps the audio undecoded (text-only streams, e.g. to inspect a mixture). With
+    `pitch_class_seconds` and `pitch_class_profile` (a feature extractor's `clip_pitch_class_profile`) it decodes
+    that many seconds centred on the window (kept inside the recording), cuts the window out of them and gives
+    each example the context's profile: what the feature extractor gives that window of the whole recording."""
 
     source: TextSource
     audio_column: str
@@ -134,14 +140,21 @@ class WindowSampler:
     seed: int = 0
     augmentation: AudioAugmentation | None = None
     tag_columns: Sequence[str] = ()
+    pitch_class_seconds: float | None = None
+    pitch_class_profile: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.short_clips not in ("pad", "skip"):
             raise ValueError(f"short_clips must be 'pad' or 'skip', got {self.short_clips!r}.")
+        if (self.pitch_class_seconds is None) != (self.pitch_class_profile is None):
+            raise ValueError("pitch_class_seconds and pitch_class_profile go together: give both or neither.")
         self.epoch = 0  # set_stream_epoch (start_epoch) keeps it in step with the stream's shuffle
         self.rng: np.random.Generator | None = None
         self._visits: collections.Counter = collections.Counter()  # recording -> its rows met in this epoch
         self._process = os.getpid()
+        # (recording, context start in ms) -> its profile: a recording no longer than the context has one, so
+        # later visits decode only their window. Per process, dropped past `_PROFILE_CACHE_SIZE` entries.
+        self._profiles: dict[tuple[str, int], np.ndarray] = {}
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -161,8 +174,10 @@ class WindowSampler:
         recording: str,
         skipped: str | None = None,
         tags: list[str] | None = None,
+        profile: np.ndarray | None = None,
     ) -> None:
         out["audio"].append(samples)
+        out["pitch_class_profile"].append([] if profile is None else np.asarray(profile, dtype=np.float32))
         out["text"].append(text)
         out["source"].append(self.source.name)
         out["recording"].append(recording)
@@ -188,9 +203,11 @@ class WindowSampler:
         count = int(self.rng.integers(1, min(self.source.join, len(texts)) + 1))
         return ", ".join(texts[int(i)] for i in self.rng.choice(len(texts), size=count, replace=False))
 
-    def _window(self, audio: Any, window: float | None = None) -> np.ndarray:
+    def _window(
+        self, audio: Any, window: float | None = None, recording: str = ""
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode one random window of `window` seconds (default `window_seconds`; only that time range) as mono
-        float32 at `sampling_rate`."""
+        float32 at `sampling_rate`, and with `pitch_class_seconds` the profile of the context centred on it."""
         window = window or self.window_seconds
         source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
         if source is None:
@@ -206,10 +223,37 @@ class WindowSampler:
                 start, stop = self.clip_offset, min(duration, self.clip_offset + self.clip_seconds)
             room = max(0.0, stop - start - window)
             start += float(self.rng.uniform(0.0, room)) if room > 0 else 0.0
-        samples = decoder.get_samples_played_in_range(start, start + window).data[0].numpy()
+        profile = key = None
+        if self.pitch_class_seconds is not None:
+            # The context is centred on the window the model reads (window_seconds; `window` may add a margin
+            # for a stretch) and kept inside the recording, as the feature extractor keeps it inside a clip.
+            context = self.pitch_class_seconds
+            first = start + (self.window_seconds or window) / 2 - context / 2
+            if duration is not None:
+                first = min(first, duration - context)
+            first = max(0.0, first)
+            key = (recording, int(round(first * 1000))) if recording and duration is not None else None
+            profile = self._profiles.get(key) if key else None
+        if self.pitch_class_seconds is None or profile is not None:
+            samples = decoder.get_samples_played_in_range(start, start + window).data[0].numpy()
+            if samples.size == 0:
+                raise ValueError("no samples decoded")
+            return samples, profile
+        begin, end = min(first, start), max(first + context, start + window)
+        if duration is not None:
+            end = min(end, duration)
+        decoded = decoder.get_samples_played_in_range(begin, end).data[0].numpy()
+        offset = int(round((start - begin) * self.sampling_rate))
+        samples = decoded[offset : offset + int(round(window * self.sampling_rate))]
         if samples.size == 0:
             raise ValueError("no samples decoded")
-        return samples
+        offset = int(round((first - begin) * self.sampling_rate))
+        profile = self.pitch_class_profile(decoded[offset : offset + int(round(context * self.sampling_rate))])
+        if key:
+            if len(self._profiles) >= _PROFILE_CACHE_SIZE:
+                self._profiles.clear()
+            self._profiles[key] = profile
+        return samples, profile
 
     def _row_rng(self, recording: str) -> np.random.Generator:
         """The draws of one row (window start, text, augmentation) come from its own generator, keyed by the
@@ -225,7 +269,14 @@ class WindowSampler:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {"audio": [], "text": [], "source": [], "recording": [], "tags": []}
+        out: dict[str, list] = {
+            "audio": [],
+            "text": [],
+            "source": [],
+            "recording": [],
+            "tags": [],
+            "pitch_class_profile": [],
+        }
         out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
         # A stretch or pitch shift needs a little more audio than the window it returns.
@@ -241,10 +292,10 @@ class WindowSampler:
             if not texts:
                 self._skip(out, "no_text", where)
                 continue
-            samples = None
+            samples = profile = None
             if self.window_seconds is not None:
                 try:
-                    samples = self._window(audio, decode_seconds)
+                    samples, profile = self._window(audio, decode_seconds, recording)
                 except Exception as error:  # torchcodec raises RuntimeError/ValueError for corrupt or empty files
                     self._skip(out, "undecodable", where, str(error).splitlines()[0][:200])
                     continue
@@ -260,7 +311,7 @@ class WindowSampler:
                 samples = samples[:want].astype(np.float32, copy=False)
             tags = [row.get(column) for column in self.tag_columns]
             tags = [t for value in tags for t in ([value] if isinstance(value, str) else value or [])]
-            self._append(out, samples, self._pick_text(texts), recording, tags=tags)
+            self._append(out, samples, self._pick_text(texts), recording, tags=tags, profile=profile)
         return out
 
 
@@ -341,12 +392,14 @@ def build_training_stream(
     augmentation: AudioAugmentation | None = None,
     exclude: dict[str, Sequence] | None = None,
     tag_columns: Sequence[str] = (),
+    feature_extractor=None,
 ):
     """The whole training stream: load (or take) the dataset, drop the rows `exclude` names (column → values,
     e.g. `{"soundfont": ["opl3"]}` to hold a sample set out), shuffle rows in a buffer, split by node for
     multi-process training, draw a window and a text per row for each source, augment the window, and mix the
     sources by weight; `tag_columns` (e.g. `["instruments", "mode"]`) give each example the row's tags for the tag
-    loss. Call
+    loss; a `feature_extractor` with `pitch_class_seconds` makes each example carry its window's pitch-class
+    profile over that context (`MuLanCollator` hands it to the model in place of the window's own). Call
     `set_stream_epoch(stream, epoch)` to reshuffle each epoch and draw new windows."""
     from datasets.distributed import split_dataset_by_node
 
@@ -373,6 +426,11 @@ def build_training_stream(
         augmentation=augmentation,
         tag_columns=tuple(tag_columns),
     )
+    if feature_extractor is not None and getattr(feature_extractor, "pitch_class_seconds", None) is not None:
+        sampler_kwargs.update(
+            pitch_class_seconds=feature_extractor.pitch_class_seconds,
+            pitch_class_profile=feature_extractor.clip_pitch_class_profile,
+        )
     streams = {
         source.name: source_stream(rows, source, audio_column, seed=seed + i, **sampler_kwargs)
         for i, source in enumerate(sources)
@@ -449,6 +507,10 @@ class MuLanCollator:
             max_length=self.max_text_length,
             return_tensors="pt",
         )
+        profiles = [e.get("pitch_class_profile") for e in examples]
+        if "pitch_class_profile" in batch and all(p is not None and len(p) == 12 for p in profiles):
+            # The stream's profile of the window's context: what the extractor gives this window of the recording.
+            batch["pitch_class_profile"] = torch.tensor(np.stack(profiles), dtype=torch.float32).unsqueeze(1)
         recordings = [e.get("recording") or "" for e in examples]
         # Duplicate groups for the loss: equal (tokenised) texts, windows of one recording. A row without a
         # recording id gets a group of its own (negative ids never equal a hashed one).

@@ -71,6 +71,12 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             each window's mean log-compressed energy per pitch class (C, C#, ..., B) from a fine ~256 ms STFT
             between 60 Hz and 4 kHz. The log-mel bands are too coarse below 1 kHz to tell semitones apart; a model
             with the `"pitch_class"` audio descriptor reads this profile to hear key and mode.
+        pitch_class_seconds (`float`, *optional*): take each window's pitch-class profile over this many seconds of
+            the clip centred on the window (kept inside the clip; the whole clip when it is shorter) instead of over
+            the window alone. A few seconds rarely show which note is home, so major and minor sound alike; on the
+            project's corpus a key-profile reading of 3 s told them apart at ROC-AUC 0.54, of 10 s at 0.74, of 30 s
+            at 0.78. Needs `pitch_class_profile=True`. [`~MuLanFeatureExtractor.clip_pitch_class_profile`] gives the
+            same profile for audio already cut to the context (a training stream that decodes one window).
     """
 
     model_input_names = ["input_features", "window_mask"]
@@ -92,6 +98,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         mel_scale: str = "htk",
         log_scale: str = "natural",
         pitch_class_profile: bool = False,
+        pitch_class_seconds: float | None = None,
         **kwargs,
     ):
         kwargs.pop("feature_size", None)  # saved in the JSON, always equal to num_mel_bins
@@ -151,6 +158,20 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             self._pcp_bins = (int(used[0]), int(used[-1]) + 1)
             self._pcp_filters = filters[:, self._pcp_bins[0] : self._pcp_bins[1]].contiguous()
             self._pcp_window = torch.hann_window(self._pcp_n_fft)
+        if pitch_class_seconds is not None:
+            if not self.pitch_class_profile:
+                raise ValueError(
+                    "pitch_class_seconds sets the span of the pitch-class profile, which is off: pass "
+                    "pitch_class_profile=True as well (or drop pitch_class_seconds)."
+                )
+            if not (isinstance(pitch_class_seconds, (int, float)) and math.isfinite(pitch_class_seconds)) or (
+                pitch_class_seconds * sampling_rate < self._pcp_n_fft
+            ):
+                raise ValueError(
+                    f"pitch_class_seconds must be at least {self._pcp_n_fft / sampling_rate:.3f} s (one analysis "
+                    f"frame), got {pitch_class_seconds!r}."
+                )
+        self.pitch_class_seconds = None if pitch_class_seconds is None else float(pitch_class_seconds)
 
     @staticmethod
     def _banded_mel_blocks(
@@ -294,32 +315,74 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
                 features[torch.tensor(chunk, device=features.device)] = out
         return features.view(batch_size, num_windows, self.window_frames, self.num_mel_bins)
 
-    def _pitch_class_profile(
-        self, padded: torch.Tensor, starts: torch.Tensor, window_mask: torch.Tensor, chunk_windows: int = 16
-    ) -> torch.Tensor:
-        """Mean pitch-class energy `log(1 + 100 * energy)` of every valid window over the same samples as its
-        log-mel → (batch, windows, 12), zeros for padding windows."""
-        batch_size, num_windows = starts.shape
+    def _pitch_class_frames(self, segments: torch.Tensor) -> torch.Tensor:
+        """(n, samples) → (n, 12, frames): log-compressed pitch-class energy `log(1 + 100 * energy)` per ~256 ms
+        frame (no centring: frame j starts at sample j * n_fft / 2)."""
         n_fft = self._pcp_n_fft
-        span = max((self.window_frames - 1) * self.hop_length + self.n_fft, n_fft)
-        if padded.shape[1] < int(starts.max()) + span:
-            padded = torch.nn.functional.pad(padded, (0, int(starts.max()) + span - padded.shape[1]))
-        filters = self._pcp_filters.to(padded.device)
-        window = self._pcp_window.to(padded.device)
-        profile = padded.new_zeros(batch_size * num_windows, 12)
+        window = self._pcp_window.to(segments.device)
+        spectrum = torch.stft(segments, n_fft, n_fft // 2, window=window, center=False, return_complex=True)
+        spectrum = spectrum[:, self._pcp_bins[0] : self._pcp_bins[1]]
+        power = spectrum.real.square() + spectrum.imag.square()  # |X|^2 without the complex abs's square root
+        return torch.matmul(self._pcp_filters.to(segments.device), power).mul_(100.0).log1p_()
+
+    def _pitch_class_profile(
+        self,
+        padded: torch.Tensor,
+        starts: torch.Tensor,
+        window_mask: torch.Tensor,
+        lengths: torch.Tensor,
+        chunk_windows: int = 16,
+    ) -> torch.Tensor:
+        """Mean pitch-class energy of every valid window → (batch, windows, 12), zeros for padding windows: over
+        the same samples as its log-mel, or with `pitch_class_seconds` over the frames of that context that lie
+        inside the clip (as `clip_pitch_class_profile` of the context)."""
+        batch_size, num_windows = starts.shape
+        n_fft, offset = self._pcp_n_fft, self.n_fft // 2  # padded[offset] is each clip's first sample
+        window_span = (self.window_frames - 1) * self.hop_length + self.n_fft
         rows = window_mask.reshape(-1).bool().nonzero().flatten().tolist()
-        first_samples = starts.reshape(-1).tolist()
+        if self.pitch_class_seconds is None:
+            span = max(window_span, n_fft)
+            first_samples = starts.reshape(-1).tolist()
+            ends = None  # every frame counts (the last window's silence too, like its log-mel)
+        else:
+            span = max(int(round(self.pitch_class_seconds * self.sampling_rate)), n_fft)
+            clip_length = lengths.to(starts.device).unsqueeze(1)
+            centre = starts + self.window_samples // 2
+            context = (centre - span // 2).clamp(min=0)
+            context = torch.minimum(context, (clip_length - span).clamp(min=0))
+            first_samples = (context + offset).reshape(-1).tolist()
+            ends = (clip_length - context).expand(-1, num_windows).reshape(-1).tolist()  # clip end in the segment
+        if padded.shape[1] < max(first_samples) + span:
+            padded = torch.nn.functional.pad(padded, (0, max(first_samples) + span - padded.shape[1]))
+        profile = padded.new_zeros(batch_size * num_windows, 12)
         for chunk_start in range(0, len(rows), chunk_windows):
             chunk = rows[chunk_start : chunk_start + chunk_windows]
             segments = torch.stack(
                 [padded[r // num_windows, first_samples[r] : first_samples[r] + span] for r in chunk]
             )
-            spectrum = torch.stft(segments, n_fft, n_fft // 2, window=window, center=False, return_complex=True)
-            spectrum = spectrum[:, self._pcp_bins[0] : self._pcp_bins[1]]
-            power = spectrum.real.square() + spectrum.imag.square()  # |X|^2 without the complex abs's square root
-            energy = torch.matmul(filters, power)  # (n, 12, frames)
-            profile[torch.tensor(chunk, device=profile.device)] = energy.mul_(100.0).log1p_().mean(dim=-1)
+            energy = self._pitch_class_frames(segments)  # (n, 12, frames)
+            if ends is None:
+                values = energy.mean(dim=-1)
+            else:
+                # Frames that end inside the clip (at least the first): what the clip alone would give.
+                frame_ends = torch.arange(energy.shape[-1], device=energy.device) * (n_fft // 2) + n_fft
+                inside = (frame_ends.unsqueeze(0) <= torch.tensor([ends[r] for r in chunk]).unsqueeze(1)).float()
+                inside[:, 0] = 1.0
+                values = (energy * inside.unsqueeze(1)).sum(dim=-1) / inside.sum(dim=-1, keepdim=True)
+            profile[torch.tensor(chunk, device=profile.device)] = values
         return profile.view(batch_size, num_windows, 12)
+
+    def clip_pitch_class_profile(self, waveform: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The pitch-class profile `(12,)` of a whole mono clip at `sampling_rate` (its mean log-compressed energy
+        per pitch class over every ~256 ms frame inside it): what every window of this clip gets when the clip is
+        no longer than `pitch_class_seconds`. A training stream that decodes a window and its context calls it on
+        the context, so the model trains on the profile it will read at inference."""
+        if not self.pitch_class_profile:
+            raise ValueError("This feature extractor has pitch_class_profile=False: it computes no profile.")
+        samples = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).flatten()
+        if len(samples) < self._pcp_n_fft:
+            samples = torch.nn.functional.pad(samples, (0, self._pcp_n_fft - len(samples)))
+        return self._pitch_class_frames(samples.unsqueeze(0))[0].mean(dim=-1).numpy()
 
     # ---------------------------------------------------------------------------------------------------- call
 
@@ -391,7 +454,7 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
 
         data = {"input_features": features, "window_mask": window_mask}
         if self.pitch_class_profile:
-            data["pitch_class_profile"] = self._pitch_class_profile(padded, starts, window_mask)
+            data["pitch_class_profile"] = self._pitch_class_profile(padded, starts, window_mask, lengths)
         if return_tensors in ("pt", TensorType.PYTORCH):
             return BatchFeature(data, tensor_type="pt")
         return BatchFeature({k: v.cpu().numpy() for k, v in data.items()}, tensor_type=return_tensors)

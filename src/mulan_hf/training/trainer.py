@@ -269,6 +269,7 @@ def make_stream(args: MuLanTrainingArguments, processor: MuLanProcessor, acceler
         augmentation=None if args.augmentation is None else AudioAugmentation.from_dict(args.augmentation),
         exclude={"soundfont": [args.holdout_sample_set]} if args.holdout_sample_set else None,
         tag_columns=args.tag_columns,
+        feature_extractor=processor.feature_extractor,
     )
 
 
