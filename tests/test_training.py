@@ -500,3 +500,37 @@ def test_tag_loss_ranks_each_clips_tags_and_each_tags_clips_and_joins_the_captio
     torch.testing.assert_close(grouped, plain + (each[0] + each[1]) / 2)
     with pytest.raises(ValueError, match="tag_weight"):
         MuLanLoss(tag_weight=-1.0)
+
+
+def test_a_resumed_run_takes_its_tag_labels_from_the_checkpoint(processor, tmp_path):
+    """The checkpoint keeps the tag loss's labels: a resumed run gets the same labels in the same order without
+    reading the training split again (here it could not: the data path does not exist); a run resumed with other
+    tag columns reads them afresh (and so fails here)."""
+    import json
+
+    from accelerate import Accelerator
+
+    from mulan_hf.training.trainer import MuLanTrainingArguments, find_resume_point, make_loader, save_checkpoint
+
+    nowhere = str(tmp_path / "no-such-dataset")
+    labels = {"mode": ["minor", "major"], "tempo": ["slow", "fast"]}
+    args = MuLanTrainingArguments(
+        output_dir=str(tmp_path / "run"), data=nowhere, tag_columns=["mode", "tempo"], tag_vocabulary=labels
+    )
+    loader = make_loader([], processor, args, {}, 0)
+    save_checkpoint(Accelerator(cpu=True), Path(args.output_dir), {"step": 4}, loader)
+    saved_state = json.loads((tmp_path / "run" / "checkpoints" / "step-4" / "trainer_state.json").read_text())
+    assert saved_state["tag_vocabulary"] == labels
+
+    resumed = MuLanTrainingArguments(
+        output_dir=args.output_dir, data=nowhere, tag_columns=["mode", "tempo"], resume_from_checkpoint="latest"
+    )
+    checkpoint, state, saved = find_resume_point(resumed)
+    assert checkpoint.name == "step-4" and state["step"] == 4
+    collator = make_loader([], processor, resumed, saved, 0).collate_fn
+    assert collator.tag_vocabulary == ["minor", "major", "slow", "fast"]
+    other = MuLanTrainingArguments(
+        output_dir=args.output_dir, data=nowhere, tag_columns=["instruments"], resume_from_checkpoint="latest"
+    )
+    with pytest.raises(Exception, match="no-such-dataset"):
+        make_loader([], processor, other, saved, 0)

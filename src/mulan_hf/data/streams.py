@@ -487,8 +487,9 @@ class MuLanCollator:
         self.processor = processor
         self.max_text_length = max_text_length
         self.text_negatives = check_negative_kinds(text_negatives)
-        groups = tag_vocabulary.values() if isinstance(tag_vocabulary, Mapping) else [tag_vocabulary]
-        self.tag_groups = [list(group) for group in groups if len(group)]
+        by_column = dict(tag_vocabulary) if isinstance(tag_vocabulary, Mapping) else {"tags": tag_vocabulary}
+        self.tag_columns = {column: list(labels) for column, labels in by_column.items() if len(labels)}
+        self.tag_groups = list(self.tag_columns.values())
         self.tag_vocabulary = [label for group in self.tag_groups for label in group]
 
     def __call__(self, examples: list[dict]) -> dict:

@@ -316,8 +316,12 @@ def find_resume_point(args: MuLanTrainingArguments) -> tuple[Path | None, dict, 
 def make_loader(stream, processor: MuLanProcessor, args: MuLanTrainingArguments, saved: dict, rank: int):
     """torchdata's StatefulDataLoader over the stream with the MuLan collator. Its state covers the stream's
     position inside every worker process, so a resumed run continues with the next unseen window even when
-    DataLoader workers decode and augment."""
-    collator = MuLanCollator(processor, text_negatives=args.text_negatives, tag_vocabulary=tag_vocabulary(args))
+    DataLoader workers decode and augment. A resumed run takes the tag loss's labels from the checkpoint (the
+    same labels in the same order, without reading the training split's metadata again)."""
+    vocabulary = saved.get("tag_vocabulary")
+    if not isinstance(vocabulary, dict) or list(vocabulary) != list(args.tag_columns):
+        vocabulary = tag_vocabulary(args)  # a fresh run, or one resumed with other tag columns
+    collator = MuLanCollator(processor, text_negatives=args.text_negatives, tag_vocabulary=vocabulary)
     loader = StatefulDataLoader(stream, batch_size=args.batch_size, collate_fn=collator, num_workers=args.num_workers)
     if "loader" in saved:
         loader.load_state_dict(saved["loader"][rank])
@@ -465,7 +469,14 @@ def save_checkpoint(accelerator, output_dir: Path, state: dict, loader, keep: in
     accelerator.save_state(str(partial))
     if accelerator.is_main_process:
         (partial / "trainer_state.json").write_text(
-            json.dumps({"state": state, "loader": loader_states}, default=_json_default)
+            json.dumps(
+                {
+                    "state": state,
+                    "loader": loader_states,
+                    "tag_vocabulary": getattr(loader.collate_fn, "tag_columns", {}),
+                },
+                default=_json_default,
+            )
         )
         if folder.exists():
             shutil.rmtree(folder)
