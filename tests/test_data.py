@@ -13,6 +13,7 @@ from datasets import Audio, Dataset, load_dataset
 
 from mulan_hf import MuLanFeatureExtractor, MuLanProcessor
 from mulan_hf.audio_io import decode_audio
+from mulan_hf.data import streams
 from mulan_hf.data.corpus import COMMENTS, INSTRUMENT_ALIASES, make_corpus, make_recording
 from mulan_hf.data.music import INSTRUMENTS, STYLES, PieceGenerator
 from mulan_hf.data.negatives import counterfactual_text
@@ -154,10 +155,12 @@ class ContextSpan:
 def test_a_windows_pitch_class_context_is_centred_on_it_inside_the_recording_and_remembered(tmp_path):
     """With `pitch_class_seconds` the sampler decodes the context centred on the window (kept inside the recording,
     as the feature extractor keeps it inside a clip), cuts the window out of it, and remembers the profile of a
-    context it met before (a recording no longer than the context has one: later visits decode only the window)."""
+    context met before by any sampler of the process (a recording no longer than the context has one: later visits
+    decode only the window)."""
     ramp = np.linspace(0.0, 0.9, 20 * SAMPLING_RATE, dtype=np.float32)  # value / 0.9 * 20 = seconds in
     encode_flac(tmp_path / "ramp.flac", ramp)
     audio = {"path": str(tmp_path / "ramp.flac"), "bytes": None}
+    streams._PROFILES.clear()
     span = ContextSpan()
     sampler = WindowSampler(
         TextSource("t", ["text"]), "audio", window_seconds=WINDOW, pitch_class_seconds=8.0, pitch_class_profile=span
@@ -173,6 +176,12 @@ def test_a_windows_pitch_class_context_is_centred_on_it_inside_the_recording_and
     window, profile = sampler._window(audio, recording="ramp")
     assert span.calls == 3 and profile[0] == pytest.approx(2.0, abs=1e-3)  # remembered, window decoded alone
     np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
+    other_source = WindowSampler(
+        TextSource("u", ["text"]), "audio", window_seconds=WINDOW, pitch_class_seconds=8.0, pitch_class_profile=span
+    )
+    other_source.rng = FixedStart(17.5)
+    assert other_source._window(audio, recording="ramp")[1][0] == pytest.approx(12.0, abs=1e-3)
+    assert span.calls == 3  # the samplers of one process (a mixture's sources) share what they remember
     with pytest.raises(ValueError, match="go together"):
         WindowSampler(TextSource("t", ["text"]), "audio", pitch_class_seconds=8.0)
 

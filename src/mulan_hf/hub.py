@@ -22,7 +22,8 @@ def write_model_card(folder: str | Path, args=None, summary: dict | None = None)
         credits += (
             f"\nBeside the audio tower's pooled state, the audio projection reads musical descriptors of each window "
             f"({', '.join(config['audio_descriptors'])}): `pitch_class` correlates the window's pitch-class profile "
-            "(returned by the saved feature extractor) with learnt key profiles in all 12 transpositions (key and "
+            "(returned by the saved feature extractor, over the seconds around the window its `pitch_class_seconds` "
+            "names) with learnt key profiles in all 12 transpositions (key and "
             "mode), `rhythm` is the autocorrelation of the log-mel onset strength (tempo).\n"
         )
     if config.get("audio_config", {}).get("model_type") == "musicnn":

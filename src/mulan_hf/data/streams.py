@@ -38,7 +38,11 @@ from .text_filter import clean_short_form
 logger = logging.get_logger(__name__)
 
 SKIP_REASONS = ("undecodable", "too_short", "no_text")
-_PROFILE_CACHE_SIZE = 200_000  # pitch-class profiles a window sampler keeps per process (12 floats each)
+# (recording, context start and length in ms, rate) -> the context's pitch-class profile, shared by the samplers of
+# one process (the sources of a mixture meet the same recordings): a recording no longer than the context has one
+# profile, so its later visits decode only their window. Dropped when it reaches `_PROFILE_CACHE_SIZE` entries.
+_PROFILES: dict[tuple[str, int, int, int], np.ndarray] = {}
+_PROFILE_CACHE_SIZE = 200_000  # 12 floats each
 PAPER_PROPORTIONS = {"short_form": 2, "long_form": 2, "playlist": 1, "ontology": 1}
 
 
@@ -152,9 +156,6 @@ class WindowSampler:
         self.rng: np.random.Generator | None = None
         self._visits: collections.Counter = collections.Counter()  # recording -> its rows met in this epoch
         self._process = os.getpid()
-        # (recording, context start in ms) -> its profile: a recording no longer than the context has one, so
-        # later visits decode only their window. Per process, dropped past `_PROFILE_CACHE_SIZE` entries.
-        self._profiles: dict[tuple[str, int], np.ndarray] = {}
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -232,8 +233,10 @@ class WindowSampler:
             if duration is not None:
                 first = min(first, duration - context)
             first = max(0.0, first)
-            key = (recording, int(round(first * 1000))) if recording and duration is not None else None
-            profile = self._profiles.get(key) if key else None
+            key = None
+            if recording and duration is not None:
+                key = (recording, round(first * 1000), round(context * 1000), self.sampling_rate)
+            profile = _PROFILES.get(key) if key else None
         if self.pitch_class_seconds is None or profile is not None:
             samples = decoder.get_samples_played_in_range(start, start + window).data[0].numpy()
             if samples.size == 0:
@@ -250,9 +253,9 @@ class WindowSampler:
         offset = int(round((first - begin) * self.sampling_rate))
         profile = self.pitch_class_profile(decoded[offset : offset + int(round(context * self.sampling_rate))])
         if key:
-            if len(self._profiles) >= _PROFILE_CACHE_SIZE:
-                self._profiles.clear()
-            self._profiles[key] = profile
+            if len(_PROFILES) >= _PROFILE_CACHE_SIZE:
+                _PROFILES.clear()
+            _PROFILES[key] = profile
         return samples, profile
 
     def _row_rng(self, recording: str) -> np.random.Generator:
