@@ -66,7 +66,15 @@ def stream_rate(
     augmentation=None,
     text_negatives=None,
 ) -> float:
-    stream = build_training_stream(corpus, window_seconds=window_seconds, seed=workers, augmentation=augmentation)
+    # With the extractor's pitch_class_seconds (the default preset) each example decodes its window's context too:
+    # the first epoch's cost, before the profiles are remembered.
+    stream = build_training_stream(
+        corpus,
+        window_seconds=window_seconds,
+        seed=workers,
+        augmentation=augmentation,
+        feature_extractor=processor.feature_extractor,
+    )
     loader = torch.utils.data.DataLoader(
         stream,
         batch_size=batch_size,

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from mulan_hf.data import set_stream_epoch
+from mulan_hf.data import remember_pitch_class_profiles, set_stream_epoch
 from mulan_hf.training import MuLanLoss
 from mulan_hf.training.trainer import (
     MuLanTrainingArguments,
@@ -85,6 +85,9 @@ def train(args: MuLanTrainingArguments) -> dict:
             state["skipped"][reason] += count
         pairs = len(batch.pop("sources"))
         batch.pop("recordings", None)
+        keys = batch.pop("pitch_class_keys", None)
+        if keys:  # the next epoch's workers start knowing these recordings' pitch-class contexts
+            remember_pitch_class_profiles(keys, batch["pitch_class_profile"][:, 0])
         if pairs < 2:
             continue
         with accelerator.accumulate(model):

@@ -23,6 +23,7 @@ from mulan_hf.data.streams import (
     WindowSampler,
     build_training_stream,
     default_sources,
+    remember_pitch_class_profiles,
     set_stream_epoch,
 )
 from mulan_hf.data.synthesis import write_wav
@@ -136,8 +137,8 @@ def test_only_the_sampled_window_is_decoded(tmp_path):
     encode_flac(tmp_path / "ramp.flac", ramp)
     sampler = WindowSampler(TextSource("t", ["text"]), "audio", window_seconds=WINDOW)
     sampler.rng = FixedStart(5.0)
-    window, profile = sampler._window({"path": str(tmp_path / "ramp.flac"), "bytes": None})
-    assert len(window) == WINDOW * SAMPLING_RATE and profile is None
+    window, profile, key = sampler._window({"path": str(tmp_path / "ramp.flac"), "bytes": None})
+    assert len(window) == WINDOW * SAMPLING_RATE and profile is None and key == ""
     np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
 
 
@@ -167,13 +168,14 @@ def test_a_windows_pitch_class_context_is_centred_on_it_inside_the_recording_and
     )
     for start, context in ((5.0, (2.0, 10.0)), (1.0, (0.0, 8.0)), (17.5, (12.0, 20.0))):
         sampler.rng = FixedStart(start)
-        window, profile = sampler._window(audio, recording="ramp")
+        window, profile, key = sampler._window(audio, recording="ramp")
+        assert key == f"ramp|{int(context[0] * 1000)}|8000|{SAMPLING_RATE}"
         first = int(start * SAMPLING_RATE)
         np.testing.assert_allclose(window, ramp[first : first + int(WINDOW * SAMPLING_RATE)], atol=1e-4)
         np.testing.assert_allclose(profile[:3], [context[0], context[1], 8.0], atol=1e-3)
     assert span.calls == 3
     sampler.rng = FixedStart(5.0)
-    window, profile = sampler._window(audio, recording="ramp")
+    window, profile, _ = sampler._window(audio, recording="ramp")
     assert span.calls == 3 and profile[0] == pytest.approx(2.0, abs=1e-3)  # remembered, window decoded alone
     np.testing.assert_allclose(window, ramp[5 * SAMPLING_RATE : 7 * SAMPLING_RATE], atol=1e-4)
     other_source = WindowSampler(
@@ -597,3 +599,48 @@ def test_the_stream_gives_each_window_the_profile_the_extractor_gives_it_in_the_
     # Without the context the examples carry no profile and the window's own reaches the model.
     plain = list(itertools.islice(build_training_stream(str(corpus_dir), window_seconds=WINDOW), 2))
     assert all(e["pitch_class_profile"] == [] for e in plain)
+
+
+class CountingProfile:
+    """A feature extractor's pitch-class side whose profile calls are counted across DataLoader worker processes."""
+
+    def __init__(self, extractor: MuLanFeatureExtractor):
+        import multiprocessing
+
+        self.pitch_class_seconds = extractor.pitch_class_seconds
+        self.extractor = extractor
+        self.calls = multiprocessing.get_context("fork").Value("i", 0)
+
+    def clip_pitch_class_profile(self, context: np.ndarray) -> np.ndarray:
+        with self.calls.get_lock():
+            self.calls.value += 1
+        return self.extractor.clip_pitch_class_profile(context)
+
+
+def test_the_next_epochs_workers_know_the_contexts_the_training_process_was_sent(corpus_dir, tokenizer):
+    """Each epoch starts new DataLoader workers as copies of the training process. Once the training loop keeps
+    the batches' profiles (`remember_pitch_class_profiles`, as examples/train.py does), the next epoch's workers
+    compute none of them again: they decode only their windows, and the profiles are the same."""
+    streams._PROFILES.clear()
+    extractor = MuLanFeatureExtractor(
+        num_mel_bins=32, window_frames=100, pitch_class_profile=True, pitch_class_seconds=30
+    )
+    counting = CountingProfile(extractor)
+    stream = build_training_stream(
+        str(corpus_dir), sources=[TextSource("short_form", ["short_form"])], window_seconds=WINDOW,
+        shuffle_buffer=10, feature_extractor=counting,
+    )  # fmt: skip
+    collator = MuLanCollator(MuLanProcessor(extractor, tokenizer))
+    loader = torch.utils.data.DataLoader(stream, batch_size=4, collate_fn=collator, num_workers=2)
+    first_epoch = {}
+    for batch in loader:
+        remember_pitch_class_profiles(batch["pitch_class_keys"], batch["pitch_class_profile"][:, 0])
+        first_epoch.update(zip(batch["recordings"], batch["pitch_class_profile"][:, 0].tolist()))
+    assert counting.calls.value == len(first_epoch) == 24  # the training split, once each
+    set_stream_epoch(stream, 1)
+    second_epoch = {}
+    for batch in loader:
+        second_epoch.update(zip(batch["recordings"], batch["pitch_class_profile"][:, 0].tolist()))
+    assert counting.calls.value == 24 and second_epoch.keys() == first_epoch.keys()
+    for recording, profile in second_epoch.items():
+        np.testing.assert_allclose(profile, first_epoch[recording], rtol=1e-6)

@@ -30,6 +30,7 @@ _EXPORTS = {
     "Part": ".synthesis",
     "render": ".synthesis",
     "SAMPLE_SETS": ".synthesis",
+    "remember_pitch_class_profiles": ".streams",
     "set_stream_epoch": ".streams",
     "soundfont_path": ".synthesis",
     "source_stream": ".streams",
@@ -68,6 +69,7 @@ __all__ = [
     "mix_sources",
     "open_audio",
     "render",
+    "remember_pitch_class_profiles",
     "set_stream_epoch",
     "soundfont_path",
     "source_stream",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
         load_audio_text_dataset,
         mix_sources,
         open_audio,
+        remember_pitch_class_profiles,
         set_stream_epoch,
         source_stream,
     )

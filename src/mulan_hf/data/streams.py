@@ -38,10 +38,11 @@ from .text_filter import clean_short_form
 logger = logging.get_logger(__name__)
 
 SKIP_REASONS = ("undecodable", "too_short", "no_text")
-# (recording, context start and length in ms, rate) -> the context's pitch-class profile, shared by the samplers of
-# one process (the sources of a mixture meet the same recordings): a recording no longer than the context has one
-# profile, so its later visits decode only their window. Dropped when it reaches `_PROFILE_CACHE_SIZE` entries.
-_PROFILES: dict[tuple[str, int, int, int], np.ndarray] = {}
+# "recording|context start ms|context ms|rate" -> the context's pitch-class profile, shared by the samplers of one
+# process (the sources of a mixture meet the same recordings): a recording no longer than the context has one
+# profile, so its later visits decode only their window. DataLoader workers start as copies of the training process,
+# which keeps what earlier epochs' workers sent (`remember_pitch_class_profiles`). Cleared past `_PROFILE_CACHE_SIZE`.
+_PROFILES: dict[str, np.ndarray] = {}
 _PROFILE_CACHE_SIZE = 200_000  # 12 floats each
 PAPER_PROPORTIONS = {"short_form": 2, "long_form": 2, "playlist": 1, "ontology": 1}
 
@@ -58,6 +59,7 @@ def _example_features():
             "tags": List(Value("string")),  # the row's `tag_columns` values (the tag loss's targets), else []
             # The pitch-class profile of the `pitch_class_seconds` around the window (12 values), else []
             "pitch_class_profile": List(Value("float32")),
+            "pitch_class_key": Value("string"),  # which context that profile is of ("" without one)
             **{f"skipped_{reason}": Value("int64") for reason in SKIP_REASONS},
         }
     )
@@ -176,9 +178,11 @@ class WindowSampler:
         skipped: str | None = None,
         tags: list[str] | None = None,
         profile: np.ndarray | None = None,
+        profile_key: str = "",
     ) -> None:
         out["audio"].append(samples)
         out["pitch_class_profile"].append([] if profile is None else np.asarray(profile, dtype=np.float32))
+        out["pitch_class_key"].append(profile_key if profile is not None else "")
         out["text"].append(text)
         out["source"].append(self.source.name)
         out["recording"].append(recording)
@@ -206,9 +210,10 @@ class WindowSampler:
 
     def _window(
         self, audio: Any, window: float | None = None, recording: str = ""
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray | None, str]:
         """Decode one random window of `window` seconds (default `window_seconds`; only that time range) as mono
-        float32 at `sampling_rate`, and with `pitch_class_seconds` the profile of the context centred on it."""
+        float32 at `sampling_rate`, and with `pitch_class_seconds` the profile of the context centred on it and
+        the context's key in the process's memory of profiles ("" when the recording has no id or no duration)."""
         window = window or self.window_seconds
         source = audio.get("bytes") or audio.get("path") if isinstance(audio, dict) else audio
         if source is None:
@@ -224,7 +229,7 @@ class WindowSampler:
                 start, stop = self.clip_offset, min(duration, self.clip_offset + self.clip_seconds)
             room = max(0.0, stop - start - window)
             start += float(self.rng.uniform(0.0, room)) if room > 0 else 0.0
-        profile = key = None
+        profile, key = None, ""
         if self.pitch_class_seconds is not None:
             # The context is centred on the window the model reads (window_seconds; `window` may add a margin
             # for a stretch) and kept inside the recording, as the feature extractor keeps it inside a clip.
@@ -233,15 +238,14 @@ class WindowSampler:
             if duration is not None:
                 first = min(first, duration - context)
             first = max(0.0, first)
-            key = None
             if recording and duration is not None:
-                key = (recording, round(first * 1000), round(context * 1000), self.sampling_rate)
+                key = f"{recording}|{round(first * 1000)}|{round(context * 1000)}|{self.sampling_rate}"
             profile = _PROFILES.get(key) if key else None
         if self.pitch_class_seconds is None or profile is not None:
             samples = decoder.get_samples_played_in_range(start, start + window).data[0].numpy()
             if samples.size == 0:
                 raise ValueError("no samples decoded")
-            return samples, profile
+            return samples, profile, key
         begin, end = min(first, start), max(first + context, start + window)
         if duration is not None:
             end = min(end, duration)
@@ -253,10 +257,8 @@ class WindowSampler:
         offset = int(round((first - begin) * self.sampling_rate))
         profile = self.pitch_class_profile(decoded[offset : offset + int(round(context * self.sampling_rate))])
         if key:
-            if len(_PROFILES) >= _PROFILE_CACHE_SIZE:
-                _PROFILES.clear()
-            _PROFILES[key] = profile
-        return samples, profile
+            remember_pitch_class_profiles([key], [profile])
+        return samples, profile, key
 
     def _row_rng(self, recording: str) -> np.random.Generator:
         """The draws of one row (window start, text, augmentation) come from its own generator, keyed by the
@@ -279,6 +281,7 @@ class WindowSampler:
             "recording": [],
             "tags": [],
             "pitch_class_profile": [],
+            "pitch_class_key": [],
         }
         out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
@@ -296,9 +299,10 @@ class WindowSampler:
                 self._skip(out, "no_text", where)
                 continue
             samples = profile = None
+            profile_key = ""
             if self.window_seconds is not None:
                 try:
-                    samples, profile = self._window(audio, decode_seconds, recording)
+                    samples, profile, profile_key = self._window(audio, decode_seconds, recording)
                 except Exception as error:  # torchcodec raises RuntimeError/ValueError for corrupt or empty files
                     self._skip(out, "undecodable", where, str(error).splitlines()[0][:200])
                     continue
@@ -314,7 +318,9 @@ class WindowSampler:
                 samples = samples[:want].astype(np.float32, copy=False)
             tags = [row.get(column) for column in self.tag_columns]
             tags = [t for value in tags for t in ([value] if isinstance(value, str) else value or [])]
-            self._append(out, samples, self._pick_text(texts), recording, tags=tags, profile=profile)
+            self._append(
+                out, samples, self._pick_text(texts), recording, tags=tags, profile=profile, profile_key=profile_key
+            )
         return out
 
 
@@ -326,6 +332,17 @@ class RowsWithout:
 
     def __call__(self, row: dict) -> bool:
         return not any(row.get(column) in values for column, values in self.exclude.items())
+
+
+def remember_pitch_class_profiles(keys: Sequence[str], profiles) -> None:
+    """Keep context profiles (a batch's `pitch_class_keys` and `pitch_class_profile`) in this process's memory. The
+    training loop calls it with each batch, so the next epoch's DataLoader workers, copies of the training process,
+    start knowing every recording met so far and decode only their windows."""
+    for key, profile in zip(keys, profiles):
+        if key:
+            if len(_PROFILES) >= _PROFILE_CACHE_SIZE and key not in _PROFILES:
+                _PROFILES.clear()
+            _PROFILES[key] = np.asarray(profile, dtype=np.float32).reshape(12)
 
 
 def is_example(example: dict) -> bool:
@@ -515,6 +532,7 @@ class MuLanCollator:
         if "pitch_class_profile" in batch and all(p is not None and len(p) == 12 for p in profiles):
             # The stream's profile of the window's context: what the extractor gives this window of the recording.
             batch["pitch_class_profile"] = torch.tensor(np.stack(profiles), dtype=torch.float32).unsqueeze(1)
+            batch["pitch_class_keys"] = [e.get("pitch_class_key") or "" for e in examples]
         recordings = [e.get("recording") or "" for e in examples]
         # Duplicate groups for the loss: equal (tokenised) texts, windows of one recording. A row without a
         # recording id gets a group of its own (negative ids never equal a hashed one).

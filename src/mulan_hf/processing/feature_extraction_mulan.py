@@ -355,6 +355,12 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         if padded.shape[1] < max(first_samples) + span:
             padded = torch.nn.functional.pad(padded, (0, max(first_samples) + span - padded.shape[1]))
         profile = padded.new_zeros(batch_size * num_windows, 12)
+        shared: dict[tuple[int, int], int] = {}  # (clip, context start) -> the first window with that context
+        if ends is not None:
+            # The windows of a clip no longer than the context share one context: its profile is computed once.
+            same = {r: shared.setdefault((r // num_windows, first_samples[r]), r) for r in rows}
+            copies = [(r, first) for r, first in same.items() if first != r]
+            rows = [r for r in rows if same[r] == r]
         for chunk_start in range(0, len(rows), chunk_windows):
             chunk = rows[chunk_start : chunk_start + chunk_windows]
             segments = torch.stack(
@@ -370,6 +376,11 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
                 inside[:, 0] = 1.0
                 values = (energy * inside.unsqueeze(1)).sum(dim=-1) / inside.sum(dim=-1, keepdim=True)
             profile[torch.tensor(chunk, device=profile.device)] = values
+        if ends is not None and copies:
+            targets, sources = zip(*copies)
+            profile[torch.tensor(targets, device=profile.device)] = profile[
+                torch.tensor(sources, device=profile.device)
+            ]
         return profile.view(batch_size, num_windows, 12)
 
     def clip_pitch_class_profile(self, waveform: np.ndarray | torch.Tensor) -> np.ndarray:
