@@ -352,6 +352,8 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
             context = torch.minimum(context, (clip_length - span).clamp(min=0))
             first_samples = (context + offset).reshape(-1).tolist()
             ends = (clip_length - context).expand(-1, num_windows).reshape(-1).tolist()  # clip end in the segment
+            # Read no further than the longest clip's end: a 3 s window of a training batch is not padded to 30 s.
+            span = max(min(span, max(ends[r] for r in rows)), n_fft)
         if padded.shape[1] < max(first_samples) + span:
             padded = torch.nn.functional.pad(padded, (0, max(first_samples) + span - padded.shape[1]))
         profile = padded.new_zeros(batch_size * num_windows, 12)
