@@ -274,16 +274,7 @@ class WindowSampler:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {
-            "audio": [],
-            "text": [],
-            "source": [],
-            "recording": [],
-            "tags": [],
-            "pitch_class_profile": [],
-            "pitch_class_key": [],
-        }
-        out.update({f"skipped_{r}": [] for r in SKIP_REASONS})
+        out: dict[str, list] = {name: [] for name in EXAMPLE_FEATURES}
         want = int(round((self.window_seconds or 0) * self.sampling_rate))
         # A stretch or pitch shift needs a little more audio than the window it returns.
         decode_seconds = (self.window_seconds or 0) * (self.augmentation.max_length_factor if self.augmentation else 1)
