@@ -105,6 +105,10 @@ def test_pitch_class_context_gives_each_window_the_profile_of_the_seconds_around
         MuLanFeatureExtractor(pitch_class_seconds=30)
     with pytest.raises(ValueError, match="at least 0.256 s"):
         MuLanFeatureExtractor(pitch_class_profile=True, pitch_class_seconds=0.1)
+    with pytest.raises(ValueError, match="one mono clip"):
+        context.clip_pitch_class_profile(np.stack([clip, clip]))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        context.clip_pitch_class_profile(np.full(8000, np.nan, dtype=np.float32))
 
 
 def test_key_descriptor_tells_major_from_minor_in_every_key_and_ignores_transposition(pitch_extractor):

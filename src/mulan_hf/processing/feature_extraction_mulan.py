@@ -392,7 +392,14 @@ class MuLanFeatureExtractor(SequenceFeatureExtractor):
         the context, so the model trains on the profile it will read at inference."""
         if not self.pitch_class_profile:
             raise ValueError("This feature extractor has pitch_class_profile=False: it computes no profile.")
-        samples = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).flatten()
+        samples = torch.as_tensor(np.asarray(waveform, dtype=np.float32))
+        if samples.ndim != 1:
+            raise ValueError(
+                f"clip_pitch_class_profile takes one mono clip (samples,), got shape {tuple(samples.shape)}: downmix "
+                "and resample to the extractor's sampling_rate first (decode_audio does both)."
+            )
+        if not bool(torch.isfinite(samples).all()):
+            raise ValueError("The clip contains NaN or Inf samples; clean or drop it before computing its profile.")
         if len(samples) < self._pcp_n_fft:
             samples = torch.nn.functional.pad(samples, (0, self._pcp_n_fft - len(samples)))
         return self._pitch_class_frames(samples.unsqueeze(0))[0].mean(dim=-1).numpy()
